@@ -1,0 +1,175 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.WebSockets;
+using Microsoft.Extensions.Options;
+using TopicBroker.Hosting;
+using TopicBroker.Protocol;
+using TopicBroker.Topics;
+
+namespace TopicBroker.Connections;
+
+/// <summary>
+/// Owns every WebSocket connection: admits it (topic, caps, shutdown), runs it, and removes it.
+/// Per-topic fan-out lives in <see cref="TopicState"/>; this class broadcasts through it and keeps
+/// the registry the heartbeat and the shutdown walk.
+/// </summary>
+internal sealed partial class ConnectionManager
+{
+    private readonly ConcurrentDictionary<long, WebSocketConnection> _connections = new();
+    private readonly TopicRegistry _topics;
+    private readonly ClientMessageHandler _messageHandler;
+    private readonly ILogger<ConnectionManager> _logger;
+    private readonly ILogger<WebSocketConnection> _connectionLogger;
+    private long _nextConnectionId;
+    private long _slowConsumerCloses;
+    private readonly TaskCompletionSource _allClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private volatile bool _shuttingDown;
+
+    public ConnectionManager(
+        TopicRegistry topics,
+        ClientMessageHandler messageHandler,
+        IOptions<BrokerOptions> options,
+        TimeProvider timeProvider,
+        ILogger<ConnectionManager> logger,
+        ILogger<WebSocketConnection> connectionLogger)
+    {
+        _topics = topics;
+        _messageHandler = messageHandler;
+        Options = options.Value;
+        TimeProvider = timeProvider;
+        _logger = logger;
+        _connectionLogger = connectionLogger;
+    }
+
+    public BrokerOptions Options { get; }
+
+    public TimeProvider TimeProvider { get; }
+
+    public int ConnectionCount => _connections.Count;
+
+    public long SlowConsumerCloses => Interlocked.Read(ref _slowConsumerCloses);
+
+    public bool IsShuttingDown => _shuttingDown;
+
+    public ICollection<WebSocketConnection> Connections => _connections.Values;
+
+    /// <summary>Runs an accepted WebSocket until it closes. Never throws for connection failures.</summary>
+    public async Task RunAsync(WebSocket socket, string topicName, long? since, IPAddress? remoteAddress)
+    {
+        var id = Interlocked.Increment(ref _nextConnectionId);
+        if (_shuttingDown)
+        {
+            await RefuseAsync(socket, id, topicName, CloseCodes.GoingAway, CloseCodes.ShuttingDownReason).ConfigureAwait(false);
+            return;
+        }
+
+        if (!_topics.TryGet(topicName, out var topic))
+        {
+            await RefuseAsync(socket, id, topicName, CloseCodes.Unsupported, CloseCodes.UnknownTopicReason(topicName)).ConfigureAwait(false);
+            return;
+        }
+
+        if (!topic.TryReserveSlot(Options.MaxConnectionsPerTopic))
+        {
+            Log.TopicFull(_logger, id, topicName, Options.MaxConnectionsPerTopic);
+            await RefuseAsync(socket, id, topicName, CloseCodes.PolicyViolation, CloseCodes.TooManyConnectionsReason).ConfigureAwait(false);
+            return;
+        }
+
+        var connection = new WebSocketConnection(
+            id, topic, socket, remoteAddress, this, _messageHandler,
+            Options.SendQueueCapacity, Options.MaxMessageBytes, TimeProvider.GetTimestamp(), _connectionLogger);
+        _connections[id] = connection;
+        try
+        {
+            // Half the queue at most is spent on a replay, so a resume never starts as a slow consumer.
+            topic.Subscribe(connection, since, replayLimit: Options.SendQueueCapacity / 2);
+            if (_shuttingDown)
+            {
+                // Shutdown began between the check above and the registration; this connection may
+                // have been missed by the shutdown walk.
+                RequestShutdown(connection);
+            }
+
+            Log.ConnectionOpened(_logger, id, topicName, remoteAddress);
+            await connection.RunAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            // Every ending passes through RequestClose, which leaves the topic; this one only
+            // matters if RunAsync itself threw.
+            connection.RequestClose(CloseCodes.InternalError, CloseCodes.InternalErrorReason, drain: false);
+            _connections.TryRemove(id, out _);
+            Log.ConnectionRemoved(_logger, id, topicName, connection.FramesSent);
+            if (_shuttingDown && _connections.IsEmpty)
+            {
+                _allClosed.TrySetResult();
+            }
+        }
+    }
+
+    /// <summary>Fans a frame that changes no state (a ping) out to one topic's subscribers.</summary>
+    public void Broadcast(TopicState topic, OutboundFrame frame) => topic.Broadcast(frame);
+
+    public void OnSlowConsumer(WebSocketConnection connection)
+    {
+        Interlocked.Increment(ref _slowConsumerCloses);
+        Log.SlowConsumer(_logger, connection.Id, connection.Topic.Name, Options.SendQueueCapacity);
+    }
+
+    /// <summary>
+    /// Graceful shutdown (protocol.md section 4, 1001): refuse newcomers, send every client its
+    /// queued frames and a shutdown frame, close, and wait for the closes up to the timeout.
+    /// </summary>
+    public async Task ShutdownAsync(CancellationToken cancellationToken)
+    {
+        _shuttingDown = true;
+        var connections = _connections.Values.ToArray();
+        Log.ShuttingDown(_logger, connections.Length);
+        foreach (var connection in connections)
+        {
+            RequestShutdown(connection);
+        }
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(Options.ShutdownTimeout);
+        try
+        {
+            if (!_connections.IsEmpty)
+            {
+                await _allClosed.Task.WaitAsync(timeout.Token).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            Log.ShutdownTimedOut(_logger, _connections.Count);
+            foreach (var connection in _connections.Values)
+            {
+                connection.Abort();
+            }
+        }
+    }
+
+    private void RequestShutdown(WebSocketConnection connection)
+    {
+        var spreadMs = (long)Options.ShutdownReconnectSpread.TotalMilliseconds;
+        var reconnectAfterMs = spreadMs <= 0 ? 0 : Random.Shared.NextInt64(spreadMs);
+        var frame = FrameSerializer.Shutdown(connection.Topic.Name, CloseCodes.ShuttingDownReason, reconnectAfterMs, connection.Topic.Seq);
+        connection.RequestClose(CloseCodes.GoingAway, CloseCodes.ShuttingDownReason, drain: true, frame, Options.ShutdownTimeout);
+    }
+
+    /// <summary>Closes a socket that never became a connection: no send loop exists yet, so this is its only writer.</summary>
+    private async Task RefuseAsync(WebSocket socket, long id, string topic, WebSocketCloseStatus status, string reason)
+    {
+        Log.ConnectionRefused(_logger, id, topic, (int)status, reason);
+        using var timeout = new CancellationTokenSource(Options.CloseTimeout, TimeProvider);
+        try
+        {
+            await socket.CloseAsync(status, reason, timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is WebSocketException or IOException or OperationCanceledException)
+        {
+            socket.Abort();
+        }
+    }
+}

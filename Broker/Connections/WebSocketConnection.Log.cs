@@ -1,0 +1,16 @@
+namespace TopicBroker.Connections;
+
+internal sealed partial class WebSocketConnection
+{
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Debug, "Connection {ConnectionId} on {Topic} closing with {CloseStatus} {Reason}")]
+        public static partial void ConnectionClosing(ILogger logger, long connectionId, string topic, int closeStatus, string reason);
+
+        [LoggerMessage(2, LogLevel.Debug, "Connection {ConnectionId} on {Topic}: send failed")]
+        public static partial void SendFailed(ILogger logger, long connectionId, string topic, Exception exception);
+
+        [LoggerMessage(3, LogLevel.Debug, "Connection {ConnectionId} on {Topic}: receive ended ({Error})")]
+        public static partial void ReceiveEnded(ILogger logger, long connectionId, string topic, string error);
+    }
+}

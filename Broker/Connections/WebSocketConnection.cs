@@ -1,0 +1,311 @@
+using System.Buffers;
+using System.Net;
+using System.Net.WebSockets;
+using System.Threading.Channels;
+using TopicBroker.Protocol;
+using TopicBroker.Topics;
+
+namespace TopicBroker.Connections;
+
+/// <summary>
+/// One subscribed WebSocket. It runs exactly two loops, awaited together: the receive loop reads
+/// client messages, the send loop drains the bounded queue. Only the send loop touches the socket
+/// for writing; everything else enqueues (<see cref="TryEnqueue"/>) or asks for a close
+/// (<see cref="RequestClose"/>), which the send loop carries out.
+/// </summary>
+internal sealed partial class WebSocketConnection
+{
+    private readonly WebSocket _socket;
+    private readonly Channel<OutboundFrame> _queue;
+    private readonly ConnectionManager _manager;
+    private readonly ClientMessageHandler _messageHandler;
+    private readonly ILogger _logger;
+    private readonly int _maxMessageBytes;
+    private CloseRequest? _close;
+    private long _lastActivityTimestamp;
+    private long _closeDeadlineTimestamp = long.MaxValue;
+    private long _framesSent;
+
+    public WebSocketConnection(
+        long id,
+        TopicState topic,
+        WebSocket socket,
+        IPAddress? remoteAddress,
+        ConnectionManager manager,
+        ClientMessageHandler messageHandler,
+        int queueCapacity,
+        int maxMessageBytes,
+        long nowTimestamp,
+        ILogger logger)
+    {
+        Id = id;
+        Topic = topic;
+        RemoteAddress = remoteAddress;
+        _socket = socket;
+        _manager = manager;
+        _messageHandler = messageHandler;
+        _maxMessageBytes = maxMessageBytes;
+        _logger = logger;
+        _lastActivityTimestamp = nowTimestamp;
+        // FullMode.Wait makes TryWrite return false on a full queue: that false is the
+        // slow-consumer signal, and nobody ever waits on it.
+        _queue = Channel.CreateBounded<OutboundFrame>(new BoundedChannelOptions(queueCapacity)
+        {
+            SingleReader = true,
+            SingleWriter = false,
+            FullMode = BoundedChannelFullMode.Wait,
+            AllowSynchronousContinuations = false,
+        });
+    }
+
+    public long Id { get; }
+
+    public TopicState Topic { get; }
+
+    public IPAddress? RemoteAddress { get; }
+
+    /// <summary>This connection's slot in its topic's subscriber array; owned by <see cref="TopicState"/>.</summary>
+    public int SubscriberIndex { get; set; } = -1;
+
+    public long LastActivityTimestamp => Volatile.Read(ref _lastActivityTimestamp);
+
+    public long CloseDeadlineTimestamp => Volatile.Read(ref _closeDeadlineTimestamp);
+
+    public bool IsClosing => Volatile.Read(ref _close) is not null;
+
+    public long FramesSent => Volatile.Read(ref _framesSent);
+
+    /// <summary>Queues a frame for the send loop. Never waits; false means the queue is full or closed.</summary>
+    public bool TryEnqueue(OutboundFrame frame) => _queue.Writer.TryWrite(frame);
+
+    /// <summary>Called by fan-out when <see cref="TryEnqueue"/> failed.</summary>
+    public void OnQueueFull()
+    {
+        if (RequestClose(CloseCodes.TryAgainLater, CloseCodes.SlowConsumerReason, drain: false))
+        {
+            Topic.Counters.AddSlowConsumerClose();
+            _manager.OnSlowConsumer(this);
+        }
+    }
+
+    /// <summary>
+    /// Asks the send loop to close the socket. With <paramref name="drain"/> the frames already
+    /// queued go out first; then <paramref name="finalFrame"/>, if any; then the close frame.
+    /// Only the first request counts. Returns whether this call was the first.
+    /// </summary>
+    public bool RequestClose(WebSocketCloseStatus status, string reason, bool drain, OutboundFrame? finalFrame = null, TimeSpan? timeout = null)
+    {
+        var request = new CloseRequest(status, reason, drain, finalFrame);
+        if (Interlocked.CompareExchange(ref _close, request, null) is not null)
+        {
+            return false;
+        }
+
+        var deadline = _manager.TimeProvider.GetTimestamp()
+            + (long)((timeout ?? _manager.Options.CloseTimeout).TotalSeconds * _manager.TimeProvider.TimestampFrequency);
+        Volatile.Write(ref _closeDeadlineTimestamp, deadline);
+        _queue.Writer.TryComplete();
+
+        // Leave the fan-out and free the topic slot now, before the close frame is sent: a client
+        // that has seen its close can count on its slot being free (protocol.md section 4, 1008).
+        Topic.Unsubscribe(this);
+        Topic.ReleaseSlot();
+        return true;
+    }
+
+    /// <summary>Drops the TCP connection at once; both loops end with an error they expect.</summary>
+    public void Abort()
+    {
+        RequestClose(CloseCodes.InternalError, CloseCodes.InternalErrorReason, drain: false);
+        _socket.Abort();
+    }
+
+    public async Task RunAsync()
+    {
+        var sending = SendLoopAsync();
+        var receiving = ReceiveLoopAsync();
+
+        // The send loop ends once it has sent the close frame (or the socket failed); the receive
+        // loop then waits for the client's close frame, bounded by the heartbeat's close deadline.
+        await sending.ConfigureAwait(false);
+        await receiving.ConfigureAwait(false);
+    }
+
+    private async Task SendLoopAsync()
+    {
+        var reader = _queue.Reader;
+        try
+        {
+            while (await reader.WaitToReadAsync().ConfigureAwait(false))
+            {
+                while (reader.TryRead(out var frame))
+                {
+                    if (_close is { Drain: false })
+                    {
+                        goto Close;
+                    }
+
+                    await _socket.SendAsync(frame.Payload, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None).ConfigureAwait(false);
+                    _framesSent++;
+                }
+            }
+
+        Close:
+            var close = Volatile.Read(ref _close)!;
+            if (close.FinalFrame is not null && _socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
+            {
+                await _socket.SendAsync(close.FinalFrame.Payload, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None).ConfigureAwait(false);
+            }
+
+            if (_socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
+            {
+                await _socket.CloseOutputAsync(close.Status, close.Reason, CancellationToken.None).ConfigureAwait(false);
+                // The client now has CloseTimeout to answer, however long the drain was allowed.
+                var answerBy = _manager.TimeProvider.GetTimestamp()
+                    + (long)(_manager.Options.CloseTimeout.TotalSeconds * _manager.TimeProvider.TimestampFrequency);
+                if (answerBy < CloseDeadlineTimestamp)
+                {
+                    Volatile.Write(ref _closeDeadlineTimestamp, answerBy);
+                }
+            }
+
+            Log.ConnectionClosing(_logger, Id, Topic.Name, (int)close.Status, close.Reason);
+        }
+        catch (Exception ex) when (IsConnectionFailure(ex))
+        {
+            Log.SendFailed(_logger, Id, Topic.Name, ex);
+            Abort();
+        }
+    }
+
+    private async Task ReceiveLoopAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                // A zero-byte read waits for the next message without holding a buffer, so an idle
+                // connection costs no receive memory.
+                var peek = await _socket.ReceiveAsync(Memory<byte>.Empty, CancellationToken.None).ConfigureAwait(false);
+                Touch();
+                if (peek.MessageType == WebSocketMessageType.Close)
+                {
+                    OnClientClose();
+                    return;
+                }
+
+                if (IsClosing)
+                {
+                    // We asked to close: whatever the client still sends is read and ignored
+                    // until its close frame arrives.
+                    await DiscardMessageAsync(peek).ConfigureAwait(false);
+                    continue;
+                }
+
+                if (peek.MessageType == WebSocketMessageType.Binary)
+                {
+                    RequestClose(CloseCodes.Unsupported, CloseCodes.BinaryReason, drain: false);
+                    await DiscardMessageAsync(peek).ConfigureAwait(false);
+                    continue;
+                }
+
+                await ReceiveTextMessageAsync(peek).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (IsConnectionFailure(ex))
+        {
+            Log.ReceiveEnded(_logger, Id, Topic.Name, ex.GetType().Name);
+            Abort();
+        }
+    }
+
+    private async Task ReceiveTextMessageAsync(ValueWebSocketReceiveResult peek)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(4096, _maxMessageBytes + 1));
+        try
+        {
+            var count = 0;
+            var result = peek;
+            while (!result.EndOfMessage)
+            {
+                if (count == buffer.Length)
+                {
+                    if (buffer.Length > _maxMessageBytes)
+                    {
+                        RequestClose(CloseCodes.MessageTooBig, CloseCodes.TooBigReason, drain: false);
+                        await DiscardMessageAsync(result).ConfigureAwait(false);
+                        return;
+                    }
+
+                    var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, _maxMessageBytes + 1));
+                    buffer.AsSpan(0, count).CopyTo(bigger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = bigger;
+                }
+
+                result = await _socket.ReceiveAsync(buffer.AsMemory(count), CancellationToken.None).ConfigureAwait(false);
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    OnClientClose();
+                    return;
+                }
+
+                count += result.Count;
+            }
+
+            if (count > _maxMessageBytes)
+            {
+                RequestClose(CloseCodes.MessageTooBig, CloseCodes.TooBigReason, drain: false);
+                return;
+            }
+
+            _messageHandler.Handle(this, buffer.AsSpan(0, count));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private async Task DiscardMessageAsync(ValueWebSocketReceiveResult result)
+    {
+        if (result.EndOfMessage)
+        {
+            return;
+        }
+
+        var scratch = ArrayPool<byte>.Shared.Rent(4096);
+        try
+        {
+            do
+            {
+                result = await _socket.ReceiveAsync(scratch.AsMemory(), CancellationToken.None).ConfigureAwait(false);
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    OnClientClose();
+                    return;
+                }
+            }
+            while (!result.EndOfMessage);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(scratch);
+        }
+    }
+
+    private void OnClientClose()
+    {
+        // Echo the client's code, as RFC 6455 section 5.5.1 asks; the send loop sends it.
+        var status = _socket.CloseStatus ?? WebSocketCloseStatus.NormalClosure;
+        RequestClose(status == WebSocketCloseStatus.Empty ? WebSocketCloseStatus.NormalClosure : status, string.Empty, drain: false);
+    }
+
+    private void Touch() => Volatile.Write(ref _lastActivityTimestamp, _manager.TimeProvider.GetTimestamp());
+
+    // Kestrel's ConnectionAbortedException derives from OperationCanceledException.
+    private static bool IsConnectionFailure(Exception ex) =>
+        ex is WebSocketException or IOException or ObjectDisposedException or OperationCanceledException;
+
+    private sealed record CloseRequest(WebSocketCloseStatus Status, string Reason, bool Drain, OutboundFrame? FinalFrame);
+}

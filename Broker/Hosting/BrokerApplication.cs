@@ -1,0 +1,63 @@
+using Microsoft.Extensions.Options;
+using Serilog;
+using TopicBroker.Connections;
+using TopicBroker.Endpoints;
+using TopicBroker.Ingest;
+using TopicBroker.Storage;
+using TopicBroker.Topics;
+
+namespace TopicBroker.Hosting;
+
+/// <summary>Builds the broker's web application: used by Program and by the tests, so both run the same thing.</summary>
+internal static class BrokerApplication
+{
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            Args = args,
+            ContentRootPath = AppContext.BaseDirectory,
+        });
+        configure?.Invoke(builder);
+
+        builder.Services.AddSerilog((services, logger) => logger
+            .ReadFrom.Configuration(builder.Configuration)
+            .ReadFrom.Services(services));
+
+        builder.Services.AddTopicBroker(builder.Configuration);
+
+        var app = builder.Build();
+        app.UseWebSockets();
+        app.MapTopicWebSockets();
+        app.MapTopicApi();
+        return app;
+    }
+
+    public static IServiceCollection AddTopicBroker(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<BrokerOptions>()
+            .Bind(configuration.GetSection(BrokerOptions.SectionName))
+            .PostConfigure(options => options.ApplyDefaults())
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<BrokerOptions>, BrokerOptionsValidator>();
+        services.AddOptions<HostOptions>().Configure<IOptions<BrokerOptions>>((host, broker) =>
+            // The host must outwait the broker's own shutdown, or it would cut the drain short.
+            host.ShutdownTimeout = broker.Value.ShutdownTimeout + TimeSpan.FromSeconds(5));
+
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<TopicRegistry>();
+        services.AddSingleton<ClientMessageHandler>();
+        services.AddSingleton<ConnectionManager>();
+        services.AddSingleton<ChangeParser>();
+        services.AddSingleton<SqliteStateStore>();
+        services.AddSingleton<IngestPipeline>();
+
+        // Start order matters: the pipeline loads state before anything can publish or subscribe.
+        services.AddHostedService(sp => sp.GetRequiredService<IngestPipeline>());
+        services.AddHostedService<PollingService>();
+        services.AddHostedService<ConnectionHeartbeat>();
+        services.AddHostedService<ShutdownCoordinator>();
+        return services;
+    }
+}

@@ -1,0 +1,73 @@
+using System.Net;
+using Microsoft.Extensions.Options;
+using TopicBroker.Topics;
+
+namespace TopicBroker.Hosting;
+
+/// <summary>Checks what data annotations cannot: durations, topic names and cross-field rules.</summary>
+internal sealed class BrokerOptionsValidator : IValidateOptions<BrokerOptions>
+{
+    public ValidateOptionsResult Validate(string? name, BrokerOptions options)
+    {
+        var failures = new List<string>();
+
+        if (options.Topics is null || options.Topics.Length == 0)
+        {
+            failures.Add("Broker:Topics must name at least one topic.");
+        }
+        else
+        {
+            foreach (var topic in options.Topics)
+            {
+                if (!TopicName.IsValid(topic))
+                {
+                    failures.Add($"Broker:Topics contains '{topic}'; a topic name is 1-64 characters of a-z, 0-9, '_' and '-'.");
+                }
+            }
+
+            var duplicates = options.Topics.GroupBy(t => t, StringComparer.Ordinal).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
+            if (duplicates.Count > 0)
+            {
+                failures.Add($"Broker:Topics lists {string.Join(", ", duplicates)} more than once.");
+            }
+        }
+
+        foreach (var topic in options.RebroadcastTopics ?? [])
+        {
+            if (options.Topics is not null && !options.Topics.Contains(topic, StringComparer.Ordinal))
+            {
+                failures.Add($"Broker:RebroadcastTopics names '{topic}', which is not in Broker:Topics.");
+            }
+        }
+
+        RequirePositive(failures, "PingInterval", options.PingInterval);
+        RequirePositive(failures, "PongTimeout", options.PongTimeout);
+        RequirePositive(failures, "CloseTimeout", options.CloseTimeout);
+        RequirePositive(failures, "ShutdownTimeout", options.ShutdownTimeout);
+        RequirePositive(failures, "PollingInterval", options.PollingInterval);
+        if (options.ShutdownReconnectSpread < TimeSpan.Zero)
+        {
+            failures.Add("Broker:ShutdownReconnectSpread must not be negative.");
+        }
+
+        if (options.PongTimeout <= options.PingInterval)
+        {
+            failures.Add($"Broker:PongTimeout ({options.PongTimeout}) must be longer than Broker:PingInterval ({options.PingInterval}), or every client would time out between two pings.");
+        }
+
+        if (options.TcpBridge.Enabled && !IPAddress.TryParse(options.TcpBridge.Address, out _))
+        {
+            failures.Add($"Broker:TcpBridge:Address '{options.TcpBridge.Address}' is not an IP address.");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    private static void RequirePositive(List<string> failures, string key, TimeSpan value)
+    {
+        if (value <= TimeSpan.Zero)
+        {
+            failures.Add($"Broker:{key} must be a positive duration (hh:mm:ss), not {value}.");
+        }
+    }
+}

@@ -1,0 +1,25 @@
+namespace TopicBroker.Ingest;
+
+internal sealed partial class IngestPipeline
+{
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Information, "Topic {Topic} loaded at seq {Seq} with {EntityCount} entities and {HistoryCount} changes of history")]
+        public static partial void TopicLoaded(ILogger logger, string topic, long seq, int entityCount, int historyCount);
+
+        [LoggerMessage(2, LogLevel.Error, "The store cannot commit; publishes are answered 'unavailable' until it can")]
+        public static partial void StoreFailed(ILogger logger, Exception exception);
+
+        [LoggerMessage(3, LogLevel.Information, "The store commits again")]
+        public static partial void StoreRecovered(ILogger logger);
+
+        [LoggerMessage(4, LogLevel.Information, "Committed and broadcast {Count} changes written by other programs")]
+        public static partial void ExternalChangesCommitted(ILogger logger, int count);
+
+        [LoggerMessage(5, LogLevel.Warning, "Polling the store for external writes failed")]
+        public static partial void PollFailed(ILogger logger, Exception exception);
+
+        [LoggerMessage(6, LogLevel.Information, "Ingest drained; {CommittedChanges} changes committed since start")]
+        public static partial void Drained(ILogger logger, long committedChanges);
+    }
+}

@@ -1,0 +1,277 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Options;
+using TopicBroker.Connections;
+using TopicBroker.Hosting;
+using TopicBroker.Protocol;
+using TopicBroker.Storage;
+using TopicBroker.Topics;
+
+namespace TopicBroker.Ingest;
+
+/// <summary>
+/// The one path every change takes (bridge, HTTP, external writes): queue, group commit, then
+/// broadcast. A single loop owns the store; each turn it takes everything queued (up to
+/// <see cref="BrokerOptions.MaxIngestBatch"/>), assigns seqs, commits once, and only then applies
+/// and broadcasts the changes in seq order and completes their publishers. An ack therefore always
+/// means committed, and subscribers never see a change the store might lose.
+/// </summary>
+internal sealed partial class IngestPipeline : BackgroundService
+{
+    private readonly Channel<IngestItem> _queue;
+    private readonly SqliteStateStore _store;
+    private readonly TopicRegistry _topics;
+    private readonly ConnectionManager _connections;
+    private readonly TimeProvider _timeProvider;
+    private readonly ILogger<IngestPipeline> _logger;
+    private readonly int _maxBatch;
+    private volatile bool _storeHealthy = true;
+    private long _committedChanges;
+    private long _commits;
+
+    public IngestPipeline(
+        SqliteStateStore store,
+        TopicRegistry topics,
+        ConnectionManager connections,
+        IOptions<BrokerOptions> options,
+        TimeProvider timeProvider,
+        ILogger<IngestPipeline> logger)
+    {
+        _store = store;
+        _topics = topics;
+        _connections = connections;
+        _timeProvider = timeProvider;
+        _logger = logger;
+        _maxBatch = options.Value.MaxIngestBatch;
+        // Bounded so publishers feel backpressure instead of the broker buffering without limit;
+        // four batches' worth keeps the committer busy while the next batch gathers.
+        _queue = Channel.CreateBounded<IngestItem>(new BoundedChannelOptions(_maxBatch * 4)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+    }
+
+    /// <summary>False after a commit failed, until one succeeds again.</summary>
+    public bool IsStoreHealthy => _storeHealthy;
+
+    public long CommittedChanges => Interlocked.Read(ref _committedChanges);
+
+    public long Commits => Interlocked.Read(ref _commits);
+
+    /// <summary>Loads every topic's committed state; runs before the server accepts anyone.</summary>
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        foreach (var topic in _topics.All)
+        {
+            var stored = _store.Load(topic);
+            topic.Load(
+                stored.Seq,
+                stored.Entities,
+                stored.History.Select(change => FrameSerializer.Update(topic.Name, change.Seq, change.Id, change.Data)));
+            topic.AssignedSeq = stored.Seq;
+            Log.TopicLoaded(_logger, topic.Name, stored.Seq, stored.Entities.Count, stored.History.Count);
+        }
+
+        // Pick up what other programs wrote while the broker was down.
+        _queue.Writer.TryWrite(PollRequest.Instance);
+        return base.StartAsync(cancellationToken);
+    }
+
+    /// <summary>Queues a validated change and completes when it is committed and broadcast (or rejected).</summary>
+    public Task<PublishResult> PublishAsync(ParsedChange change, CancellationToken cancellationToken)
+    {
+        var pending = new PendingChange(change);
+        var write = _queue.Writer.WriteAsync(pending, cancellationToken);
+        return write.IsCompletedSuccessfully ? pending.Completion : AwaitQueuedAsync(write, pending);
+    }
+
+    /// <summary>Asks the loop to look for other programs' writes (protocol.md section 8).</summary>
+    public void RequestPoll() => _queue.Writer.TryWrite(PollRequest.Instance);
+
+    /// <summary>Takes no new work, and returns once everything queued is committed, broadcast and answered.</summary>
+    public async Task DrainAsync(CancellationToken cancellationToken)
+    {
+        _queue.Writer.TryComplete();
+        if (ExecuteTask is { } loop)
+        {
+            await loop.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await DrainAsync(cancellationToken).ConfigureAwait(false);
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        // The loop deliberately ignores stoppingToken: shutdown completes the queue instead, so
+        // every change already accepted is committed and answered before the process exits.
+        await Task.Yield();
+        var reader = _queue.Reader;
+        var batch = new List<PendingChange>(_maxBatch);
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            var poll = false;
+            while (batch.Count < _maxBatch && reader.TryRead(out var item))
+            {
+                if (item is PendingChange change)
+                {
+                    batch.Add(change);
+                }
+                else
+                {
+                    poll = true;
+                }
+            }
+
+            if (batch.Count > 0)
+            {
+                CommitAndBroadcast(batch);
+                batch.Clear();
+            }
+
+            if (poll)
+            {
+                CommitExternalChanges();
+            }
+        }
+
+        Log.Drained(_logger, CommittedChanges);
+    }
+
+    private void CommitAndBroadcast(List<PendingChange> batch)
+    {
+        var stored = new StoredChange[batch.Count];
+        for (var i = 0; i < batch.Count; i++)
+        {
+            var change = batch[i].Change;
+            stored[i] = new StoredChange(change.Topic, ++change.Topic.AssignedSeq, change.Id, change.Data);
+        }
+
+        if (!TryCommit(stored))
+        {
+            foreach (var pending in batch)
+            {
+                pending.Complete(PublishResult.Rejected(ErrorCodes.Unavailable, "The store could not commit; retry later."));
+            }
+
+            return;
+        }
+
+        Broadcast(stored);
+        for (var i = 0; i < batch.Count; i++)
+        {
+            batch[i].Complete(PublishResult.Committed(stored[i].Seq));
+        }
+    }
+
+    private void CommitExternalChanges()
+    {
+        IReadOnlyList<ExternalChange> external;
+        try
+        {
+            external = _store.ReadExternalChanges(name => _topics.TryGet(name, out _));
+        }
+        catch (StoreUnavailableException ex)
+        {
+            Log.PollFailed(_logger, ex);
+            return;
+        }
+
+        if (external.Count == 0)
+        {
+            return;
+        }
+
+        var stored = new StoredChange[external.Count];
+        for (var i = 0; i < external.Count; i++)
+        {
+            _topics.TryGet(external[i].Topic, out var topic);
+            stored[i] = new StoredChange(topic!, ++topic!.AssignedSeq, external[i].Id, external[i].Data);
+        }
+
+        if (TryCommit(stored))
+        {
+            Log.ExternalChangesCommitted(_logger, stored.Length);
+            Broadcast(stored);
+        }
+    }
+
+    private bool TryCommit(StoredChange[] changes)
+    {
+        try
+        {
+            _store.Commit(changes);
+            if (!_storeHealthy)
+            {
+                Log.StoreRecovered(_logger);
+                _storeHealthy = true;
+            }
+
+            Interlocked.Add(ref _committedChanges, changes.Length);
+            Interlocked.Increment(ref _commits);
+            return true;
+        }
+        catch (StoreUnavailableException ex)
+        {
+            // Give the seqs back: nothing of this batch exists anywhere.
+            foreach (var change in changes)
+            {
+                change.Topic.AssignedSeq = change.Topic.Seq;
+            }
+
+            if (_storeHealthy)
+            {
+                Log.StoreFailed(_logger, ex);
+                _storeHealthy = false;
+            }
+
+            return false;
+        }
+    }
+
+    private void Broadcast(StoredChange[] changes)
+    {
+        var now = _timeProvider.GetTimestamp();
+        foreach (var change in changes)
+        {
+            // Serialized once here; every subscriber's queue gets the same bytes.
+            var frame = FrameSerializer.Update(change.Topic.Name, change.Seq, change.Id, change.Data);
+            change.Topic.Apply(change.Seq, change.Id, change.Data, frame, now);
+        }
+    }
+
+    private static async Task<PublishResult> AwaitQueuedAsync(ValueTask write, PendingChange pending)
+    {
+        try
+        {
+            await write.ConfigureAwait(false);
+        }
+        catch (ChannelClosedException)
+        {
+            return PublishResult.ShuttingDown;
+        }
+
+        return await pending.Completion.ConfigureAwait(false);
+    }
+
+    private abstract class IngestItem;
+
+    private sealed class PollRequest : IngestItem
+    {
+        public static readonly PollRequest Instance = new();
+    }
+
+    private sealed class PendingChange(ParsedChange change) : IngestItem
+    {
+        private readonly TaskCompletionSource<PublishResult> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public ParsedChange Change { get; } = change;
+
+        public Task<PublishResult> Completion => _completion.Task;
+
+        public void Complete(PublishResult result) => _completion.TrySetResult(result);
+    }
+}

@@ -1,0 +1,62 @@
+using Microsoft.Extensions.Options;
+using TopicBroker.Hosting;
+using TopicBroker.Topics;
+
+namespace TopicBroker.Ingest;
+
+/// <summary>
+/// The fallback that keeps every screen converging (protocol.md section 8): each
+/// <see cref="BrokerOptions.PollingInterval"/> it asks the pipeline to look for other programs'
+/// writes, and rebroadcasts the committed state of quiet rebroadcast topics that have subscribers.
+/// </summary>
+internal sealed partial class PollingService(
+    IngestPipeline pipeline,
+    TopicRegistry topics,
+    IOptions<BrokerOptions> options,
+    TimeProvider timeProvider,
+    ILogger<PollingService> logger) : BackgroundService
+{
+    private readonly BrokerOptions _options = options.Value;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var rebroadcast = (_options.RebroadcastTopics ?? [])
+            .Select(name => topics.TryGet(name, out var topic) ? topic : null)
+            .OfType<TopicState>()
+            .ToArray();
+        var quietTicks = (long)(_options.PollingInterval.TotalSeconds * timeProvider.TimestampFrequency);
+
+        using var timer = new PeriodicTimer(_options.PollingInterval, timeProvider);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+            {
+                try
+                {
+                    pipeline.RequestPoll();
+                    var now = timeProvider.GetTimestamp();
+                    foreach (var topic in rebroadcast)
+                    {
+                        if (topic.SubscriberCount > 0 && now - topic.LastBroadcastTimestamp >= quietTicks)
+                        {
+                            topic.RebroadcastSnapshot(now);
+                        }
+                    }
+                }
+                catch (Exception ex)
+                {
+                    Log.TickFailed(logger, ex);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Error, "Polling tick failed")]
+        public static partial void TickFailed(ILogger logger, Exception exception);
+    }
+}

@@ -1,0 +1,17 @@
+using TopicBroker.Protocol;
+
+namespace TopicBroker.Ingest;
+
+/// <summary>The outcome of one publish: a committed seq, or an error code of protocol.md section 6.</summary>
+internal readonly record struct PublishResult(long Seq, string? Error, string? Message)
+{
+    public bool Ok => Error is null;
+
+    public static PublishResult Committed(long seq) => new(seq, null, null);
+
+    public static PublishResult Rejected(string error, string message) => new(0, error, message);
+
+    public static readonly PublishResult ShuttingDown = Rejected(ErrorCodes.ShuttingDown, "The broker is shutting down; retry when it is back.");
+
+    public PublishAnswer ToAnswer() => Ok ? new PublishAnswer(true, Seq, null, null) : new PublishAnswer(false, null, Error, Message);
+}

@@ -1,0 +1,27 @@
+using System.Net.WebSockets;
+
+namespace TopicBroker.Protocol;
+
+/// <summary>The close codes of protocol.md section 4, with the reason texts clients may show.</summary>
+internal static class CloseCodes
+{
+    public const WebSocketCloseStatus GoingAway = WebSocketCloseStatus.EndpointUnavailable; // 1001
+    public const WebSocketCloseStatus Unsupported = WebSocketCloseStatus.InvalidMessageType; // 1003
+    public const WebSocketCloseStatus PolicyViolation = WebSocketCloseStatus.PolicyViolation; // 1008
+    public const WebSocketCloseStatus MessageTooBig = WebSocketCloseStatus.MessageTooBig; // 1009
+    public const WebSocketCloseStatus InternalError = WebSocketCloseStatus.InternalServerError; // 1011
+    public const WebSocketCloseStatus TryAgainLater = (WebSocketCloseStatus)1013;
+    public const WebSocketCloseStatus PongTimeout = (WebSocketCloseStatus)4408;
+
+    public const string ShuttingDownReason = "server shutting down";
+    public const string TooManyConnectionsReason = "Too many connections";
+    public const string SlowConsumerReason = "slow consumer";
+    public const string BinaryReason = "binary frames are not supported";
+    public const string TooBigReason = "message too big";
+    public const string PongTimeoutReason = "pong timeout";
+    public const string InternalErrorReason = "internal error";
+
+    public static string UnknownTopicReason(string topic) =>
+        // A close reason is at most 123 bytes; topic names from the URL are clipped to fit.
+        $"Unknown topic '{(topic.Length > 64 ? topic[..64] : topic)}'";
+}

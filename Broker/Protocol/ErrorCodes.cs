@@ -1,0 +1,16 @@
+namespace TopicBroker.Protocol;
+
+/// <summary>The <c>code</c> strings of error frames and publish answers (protocol.md sections 3 and 6).</summary>
+internal static class ErrorCodes
+{
+    public const string InvalidJson = "invalid_json";
+    public const string MissingType = "missing_type";
+    public const string UnknownType = "unknown_type";
+    public const string UnknownTopic = "unknown_topic";
+    public const string InvalidId = "invalid_id";
+    public const string InvalidData = "invalid_data";
+    public const string InvalidOp = "invalid_op";
+    public const string TooLarge = "too_large";
+    public const string Unavailable = "unavailable";
+    public const string ShuttingDown = "shutting_down";
+}

@@ -1,0 +1,17 @@
+namespace TopicBroker.Protocol;
+
+/// <summary>
+/// One server-to-client frame, serialized once and shared by every queue it is handed to.
+/// Immutable: many send loops read <see cref="Payload"/> at once.
+/// </summary>
+internal sealed class OutboundFrame(byte[] payload, long seq = 0, string? id = null)
+{
+    /// <summary>The UTF-8 JSON text of the frame.</summary>
+    public byte[] Payload { get; } = payload;
+
+    /// <summary>The change's seq for update frames, the newest seq included for snapshots, else 0.</summary>
+    public long Seq { get; } = seq;
+
+    /// <summary>The entity id of an update frame; null for every other frame.</summary>
+    public string? Id { get; } = id;
+}

@@ -1,0 +1,30 @@
+namespace TopicBroker.Topics;
+
+/// <summary>Per-topic totals since start-up, read by the status API and metrics.</summary>
+internal sealed class TopicCounters
+{
+    private long _updatesIn;
+    private long _framesQueued;
+    private long _slowConsumerCloses;
+    private long _lastUpdateUnixMs;
+
+    public long UpdatesIn => Volatile.Read(ref _updatesIn);
+
+    public long FramesQueued => Volatile.Read(ref _framesQueued);
+
+    public long SlowConsumerCloses => Volatile.Read(ref _slowConsumerCloses);
+
+    public long LastUpdateUnixMs => Volatile.Read(ref _lastUpdateUnixMs);
+
+    // Updates and fan-out counts are written only by the single ingest thread (or under the
+    // topic lock), so plain increments suffice; readers use Volatile.
+    public void AddUpdateIn()
+    {
+        Volatile.Write(ref _updatesIn, _updatesIn + 1);
+        Volatile.Write(ref _lastUpdateUnixMs, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+    }
+
+    public void AddFramesQueued(int count) => Interlocked.Add(ref _framesQueued, count);
+
+    public void AddSlowConsumerClose() => Interlocked.Increment(ref _slowConsumerCloses);
+}

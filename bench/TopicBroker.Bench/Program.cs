@@ -1,0 +1,1 @@
+Console.WriteLine("TopicBroker.Bench: not written yet");
