@@ -117,6 +117,21 @@ internal sealed class BrokerHost : IAsyncDisposable
         return result.Seq;
     }
 
+    public IPEndPoint BridgeEndPoint => Get<BridgeListener>().LocalEndPoint!;
+
+    public Task<TestBridgeClient> ConnectBridgeAsync() => TestBridgeClient.ConnectAsync(BridgeEndPoint);
+
+    /// <summary>A connection of the test's own to the broker's SQLite file, as another program would open it.</summary>
+    public Microsoft.Data.Sqlite.SqliteConnection OpenDatabase()
+    {
+        var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={DatabasePath};Pooling=False");
+        connection.Open();
+        using var busy = connection.CreateCommand();
+        busy.CommandText = "PRAGMA busy_timeout = 10000";
+        busy.ExecuteNonQuery();
+        return connection;
+    }
+
     public HttpClient CreateHttpClient() => new() { BaseAddress = HttpUri };
 
     /// <summary>Graceful stop, as on SIGTERM.</summary>

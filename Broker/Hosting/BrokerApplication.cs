@@ -52,11 +52,14 @@ internal static class BrokerApplication
         services.AddSingleton<ChangeParser>();
         services.AddSingleton<SqliteStateStore>();
         services.AddSingleton<IngestPipeline>();
+        services.AddSingleton<BridgeListener>();
+        services.AddSingleton<IIngestSource>(sp => sp.GetRequiredService<BridgeListener>());
 
         // Start order matters: the pipeline loads state before anything can publish or subscribe.
         services.AddHostedService(sp => sp.GetRequiredService<IngestPipeline>());
         services.AddHostedService<PollingService>();
         services.AddHostedService<ConnectionHeartbeat>();
+        services.AddHostedService(sp => sp.GetRequiredService<BridgeListener>());
         services.AddHostedService<ShutdownCoordinator>();
         return services;
     }

@@ -1,0 +1,164 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Options;
+using TopicBroker.Hosting;
+
+namespace TopicBroker.Ingest;
+
+/// <summary>
+/// The robot TCP bridge (protocol.md section 6): accepts connections on
+/// <see cref="TcpBridgeOptions.Port"/> and runs a <see cref="BridgeConnection"/> for each. The port
+/// is bound in <see cref="StartAsync"/>, so it is known (and the bridge ready) once the host has started.
+/// </summary>
+internal sealed partial class BridgeListener : BackgroundService, IIngestSource
+{
+    private readonly BrokerOptions _options;
+    private readonly ChangeParser _parser;
+    private readonly IngestPipeline _pipeline;
+    private readonly ILogger<BridgeListener> _logger;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly ConcurrentDictionary<long, BridgeConnection> _connections = new();
+    private readonly CancellationTokenSource _stopAccepting = new();
+    private Socket? _listener;
+    private long _nextId;
+
+    public BridgeListener(
+        IOptions<BrokerOptions> options,
+        ChangeParser parser,
+        IngestPipeline pipeline,
+        ILoggerFactory loggerFactory)
+    {
+        _options = options.Value;
+        _parser = parser;
+        _pipeline = pipeline;
+        _loggerFactory = loggerFactory;
+        _logger = loggerFactory.CreateLogger<BridgeListener>();
+    }
+
+    /// <summary>The bound endpoint, once started.</summary>
+    public IPEndPoint? LocalEndPoint => _listener?.LocalEndPoint as IPEndPoint;
+
+    public int ConnectionCount => _connections.Count;
+
+    public bool IsListening => _listener is not null && !_stopAccepting.IsCancellationRequested;
+
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (!_options.TcpBridge.Enabled)
+        {
+            return Task.CompletedTask;
+        }
+
+        var endpoint = new IPEndPoint(IPAddress.Parse(_options.TcpBridge.Address), _options.TcpBridge.Port);
+        var listener = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            listener.Bind(endpoint);
+            listener.Listen(512);
+        }
+        catch
+        {
+            listener.Dispose();
+            throw;
+        }
+
+        _listener = listener;
+        Log.Listening(_logger, LocalEndPoint!.ToString());
+        return base.StartAsync(cancellationToken);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, _stopAccepting.Token);
+        var running = new List<Task>();
+        try
+        {
+            while (true)
+            {
+                var socket = await _listener!.AcceptAsync(stop.Token).ConfigureAwait(false);
+                socket.NoDelay = true;
+                var id = Interlocked.Increment(ref _nextId);
+                var connection = new BridgeConnection(id, socket, _parser, _pipeline, _options.MaxMessageBytes, _loggerFactory.CreateLogger<BridgeConnection>());
+                _connections[id] = connection;
+                running.RemoveAll(t => t.IsCompleted);
+                running.Add(RunConnectionAsync(connection));
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException or SocketException && stop.IsCancellationRequested)
+        {
+        }
+
+        // Every connection task has an owner: this loop waits for them before it ends.
+        await Task.WhenAll(running).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Shutdown, step one: stop accepting, stop reading new lines, and return once every line
+    /// already read has been answered (the pipeline is still running then).
+    /// </summary>
+    public async Task StopAcceptingAsync(CancellationToken cancellationToken)
+    {
+        if (_listener is null)
+        {
+            return;
+        }
+
+        _stopAccepting.Cancel();
+        _listener.Dispose();
+        foreach (var connection in _connections.Values)
+        {
+            connection.StopReading();
+        }
+
+        if (ExecuteTask is { } accepting)
+        {
+            await accepting.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        Log.Stopped(_logger);
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await StopAcceptingAsync(cancellationToken).ConfigureAwait(false);
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public override void Dispose()
+    {
+        _listener?.Dispose();
+        _stopAccepting.Dispose();
+        base.Dispose();
+    }
+
+    private async Task RunConnectionAsync(BridgeConnection connection)
+    {
+        await Task.Yield();
+        try
+        {
+            await connection.RunAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            Log.ConnectionFailed(_logger, connection.Id, ex);
+        }
+        finally
+        {
+            _connections.TryRemove(connection.Id, out _);
+            connection.Dispose();
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Information, "TCP bridge listening on {EndPoint}")]
+        public static partial void Listening(ILogger logger, string endPoint);
+
+        [LoggerMessage(2, LogLevel.Information, "TCP bridge stopped; every line read was answered")]
+        public static partial void Stopped(ILogger logger);
+
+        [LoggerMessage(3, LogLevel.Error, "Bridge connection {BridgeConnectionId} failed")]
+        public static partial void ConnectionFailed(ILogger logger, long bridgeConnectionId, Exception exception);
+    }
+}
