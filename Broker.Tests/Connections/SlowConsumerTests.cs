@@ -12,6 +12,7 @@ public sealed class SlowConsumerTests
         await using var broker = await BrokerHost.StartAsync(new Dictionary<string, string?>
         {
             ["Broker:SendQueueCapacity"] = "8",
+            ["Broker:MaxIngestBatch"] = "4",
             // The stalled client reads only after the publishing is over; give it time to.
             ["Broker:CloseTimeout"] = "00:01:00",
         });

@@ -22,12 +22,13 @@ public sealed class BrokerOptions
     public string[] Topics { get; set; } = [];
 
     /// <summary>
-    /// Frames queued per connection before it counts as a slow consumer. 1024 frames absorbs a
-    /// burst of a thousand updates (a large snapshot replay plus traffic) without letting a stuck
-    /// screen pin more than a few hundred KiB.
+    /// Frames queued per connection before it counts as a slow consumer. Queued frames are shared
+    /// with every other subscriber, so an entry costs the connection 8 bytes: 8192 absorbs several
+    /// whole ingest batches (a burst a fast screen drains in milliseconds) for at most 64 KiB of
+    /// references on a stuck one.
     /// </summary>
-    [Range(1, 1_000_000)]
-    public int SendQueueCapacity { get; set; } = 1024;
+    [Range(2, 1_000_000)]
+    public int SendQueueCapacity { get; set; } = 8192;
 
     /// <summary>Connections per topic; the next one is closed with 1008.</summary>
     [Range(1, 10_000_000)]
@@ -84,9 +85,13 @@ public sealed class BrokerOptions
     /// <summary>SQLite synchronous mode for commits.</summary>
     public SynchronousMode Synchronous { get; set; } = SynchronousMode.Full;
 
-    /// <summary>Most changes committed in one transaction (group commit).</summary>
+    /// <summary>
+    /// Most changes committed in one transaction (group commit). A batch is fanned out at once, so
+    /// it must stay well under <see cref="SendQueueCapacity"/> or one burst would make every
+    /// subscriber a slow consumer; 1024 already amortises the commit over many changes.
+    /// </summary>
     [Range(1, 1_000_000)]
-    public int MaxIngestBatch { get; set; } = 4096;
+    public int MaxIngestBatch { get; set; } = 1024;
 
     public TcpBridgeOptions TcpBridge { get; set; } = new();
 }

@@ -55,6 +55,11 @@ internal sealed class BrokerOptionsValidator : IValidateOptions<BrokerOptions>
             failures.Add($"Broker:PongTimeout ({options.PongTimeout}) must be longer than Broker:PingInterval ({options.PingInterval}), or every client would time out between two pings.");
         }
 
+        if (options.MaxIngestBatch > options.SendQueueCapacity / 2)
+        {
+            failures.Add($"Broker:MaxIngestBatch ({options.MaxIngestBatch}) must be at most half of Broker:SendQueueCapacity ({options.SendQueueCapacity}): one committed batch is fanned out at once.");
+        }
+
         if (options.TcpBridge.Enabled && !IPAddress.TryParse(options.TcpBridge.Address, out _))
         {
             failures.Add($"Broker:TcpBridge:Address '{options.TcpBridge.Address}' is not an IP address.");
