@@ -1,0 +1,231 @@
+// TopicBroker reference client (protocol.md sections 2-5 and 10).
+//
+//   const robots = new TopicClient({
+//     topic: "robots",
+//     onSnapshot: (entities, seq) => { /* entities: Map id -> data */ },
+//     onUpdate: (id, data, op, seq) => { /* data is null when op is "delete" */ },
+//     onStatus: (status, client) => { /* "connecting" | "live" | "reconnecting" | "closed" */ },
+//   });
+//   robots.connect();
+//
+// The client keeps the topic's state itself (`entities`, `seq`), so a page only renders it.
+// It never misses a change: after any disconnect it reconnects with `?since=<seq>` and the
+// broker replays what happened meanwhile (or sends a fresh snapshot if it cannot).
+
+/** The WebSocket URL of a topic on the server that served this page (ws: for http:, wss: for https:). */
+export function topicUrl(topic, loc = globalThis.location) {
+  const scheme = loc.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${loc.host}/ws/${encodeURIComponent(topic)}`;
+}
+
+export class TopicClient {
+  /** Entity id -> data. Updated in place, so a reference to it stays current. */
+  entities = new Map();
+  /** seq of the last snapshot or update applied; null until the first one. */
+  seq = null;
+  /** "idle" (before connect), "connecting", "live", "reconnecting" or "closed". */
+  status = "idle";
+  /** When the last snapshot or update was applied (Date), or null. */
+  lastUpdate = null;
+  /** Why the client stopped for good (close code 1003), or null. */
+  closeReason = null;
+
+  #ws = null;
+  #attempt = 0;
+  #reconnectTimer = null;
+  #watchdog = null;
+  #lastFrameAt = 0;
+  #shutdownDelayMs = null;
+  #resumeFrom = null;
+  #stopped = false;
+
+  /**
+   * @param {object} options
+   * @param {string} [options.topic]  topic name; the URL is derived from the page's location
+   * @param {string} [options.url]  full WebSocket URL instead, e.g. "ws://host:5000/ws/robots"
+   * @param {(entities: Map<string, any>, seq: number) => void} [options.onSnapshot]
+   * @param {(id: string, data: any, op: "upsert" | "delete", seq: number) => void} [options.onUpdate]
+   * @param {(status: string, client: TopicClient) => void} [options.onStatus]
+   * @param {number} [options.initialBackoffMs=500]  upper bound of the first reconnect delay
+   * @param {number} [options.maxBackoffMs=15000]  cap of the reconnect delay
+   * @param {number} [options.staleAfterMs=60000]  silence after which the connection is presumed dead
+   */
+  constructor({ topic, url, onSnapshot, onUpdate, onStatus, initialBackoffMs = 500, maxBackoffMs = 15000, staleAfterMs = 60000 } = {}) {
+    if (!url && !topic) throw new TypeError("TopicClient needs a topic or a url");
+    this.topic = topic ?? new URL(url).pathname.split("/").pop();
+    this.url = url ?? topicUrl(topic);
+    this.onSnapshot = onSnapshot;
+    this.onUpdate = onUpdate;
+    this.onStatus = onStatus;
+    this.initialBackoffMs = initialBackoffMs;
+    this.maxBackoffMs = maxBackoffMs;
+    this.staleAfterMs = staleAfterMs;
+  }
+
+  /** Opens the connection; from then on the client reconnects by itself until close(). */
+  connect() {
+    if (this.#ws || this.#reconnectTimer) return this;
+    this.#stopped = false;
+    this.#setStatus("connecting");
+    this.#open();
+    return this;
+  }
+
+  /** Closes the connection and stops reconnecting. The state is kept. */
+  close() {
+    this.#stopped = true;
+    clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = null;
+    this.#abandonSocket(1000);
+    this.#setStatus("closed");
+  }
+
+  #open() {
+    this.#reconnectTimer = null;
+    const url = new URL(this.url);
+    // Resume from the newest point we know of: our own seq, or the broker's resumeFrom from a
+    // shutdown frame, whichever is greater (protocol.md section 3, shutdown).
+    const since = Math.max(this.seq ?? -1, this.#resumeFrom ?? -1);
+    if (since >= 0) url.searchParams.set("since", String(since));
+
+    const ws = new WebSocket(url);
+    this.#ws = ws;
+    // Every handler checks that its socket is still the current one: an abandoned socket may
+    // still deliver events, and they must not touch the state.
+    ws.onopen = () => {
+      if (ws !== this.#ws) return;
+      this.#lastFrameAt = Date.now();
+      this.#startWatchdog();
+      this.#setStatus("live");
+    };
+    ws.onmessage = (event) => {
+      if (ws === this.#ws) this.#handleFrame(ws, event.data);
+    };
+    ws.onclose = (event) => {
+      if (ws !== this.#ws) return;
+      this.#ws = null;
+      this.#handleClose(event.code, event.reason);
+    };
+    // An error is always followed by a close event, which does the work.
+    ws.onerror = () => {};
+  }
+
+  #handleFrame(ws, text) {
+    let frame;
+    try {
+      frame = JSON.parse(text);
+    } catch {
+      return; // the broker only sends JSON; ignore anything else rather than fail
+    }
+    this.#lastFrameAt = Date.now();
+    // A frame proves the connection works, so the next drop starts again from a short delay.
+    // Resetting on "open" alone would spin fast against a broker that accepts and closes at once.
+    this.#attempt = 0;
+
+    switch (frame.type) {
+      case "ping":
+        ws.send(JSON.stringify({ type: "pong", data: frame.data }));
+        break;
+
+      case "snapshot":
+        // A snapshot replaces everything, even with a lower seq: the broker may have started
+        // over with another database, and its state is the truth.
+        this.entities.clear();
+        for (const [id, data] of Object.entries(frame.data ?? {})) this.entities.set(id, data);
+        this.seq = frame.seq;
+        this.#resumeFrom = null;
+        this.lastUpdate = new Date();
+        this.onSnapshot?.(this.entities, this.seq);
+        break;
+
+      case "update":
+        // Updates can repeat across a reconnect; one we already have is not applied twice.
+        if (this.seq !== null && frame.seq <= this.seq) return;
+        if (frame.op === "delete") this.entities.delete(frame.id);
+        else this.entities.set(frame.id, frame.data);
+        this.seq = frame.seq;
+        this.lastUpdate = new Date();
+        this.onUpdate?.(frame.id, frame.op === "delete" ? null : frame.data, frame.op, frame.seq);
+        break;
+
+      case "shutdown":
+        // The broker is restarting; a close 1001 follows. Come back when it says, not at once,
+        // so that all its clients do not return in the same instant.
+        this.#shutdownDelayMs = Number(frame.data?.reconnectAfterMs) || 0;
+        if (Number.isFinite(frame.data?.resumeFrom)) this.#resumeFrom = frame.data.resumeFrom;
+        break;
+
+      case "error":
+        console.warn(`TopicBroker ${this.topic}: ${frame.data?.code}: ${frame.data?.message}`);
+        break;
+    }
+  }
+
+  #handleClose(code, reason) {
+    this.#stopWatchdog();
+    if (this.#stopped) return;
+
+    // 1003: the topic does not exist (or we sent a binary frame); retrying cannot help.
+    if (code === 1003) {
+      this.closeReason = reason || "unsupported";
+      console.error(`TopicBroker ${this.topic}: closed for good: ${this.closeReason}`);
+      this.#stopped = true;
+      this.#setStatus("closed");
+      return;
+    }
+    this.#scheduleReconnect();
+  }
+
+  #scheduleReconnect() {
+    let delay;
+    if (this.#shutdownDelayMs !== null) {
+      delay = this.#shutdownDelayMs;
+      this.#shutdownDelayMs = null;
+    } else {
+      // Exponential backoff with full jitter: uniform in [0, min(cap, base * 2^attempt)], so
+      // thousands of screens that lost the broker together do not reconnect together.
+      const ceiling = Math.min(this.maxBackoffMs, this.initialBackoffMs * 2 ** this.#attempt);
+      delay = Math.random() * ceiling;
+      this.#attempt = Math.min(this.#attempt + 1, 30);
+    }
+    this.#setStatus("reconnecting");
+    this.#reconnectTimer = setTimeout(() => this.#open(), delay);
+  }
+
+  // The broker pings every 15 s by default; total silence far beyond that means a half-open
+  // connection (laptop slept, network changed) that the browser may not notice for minutes.
+  #startWatchdog() {
+    this.#stopWatchdog();
+    this.#watchdog = setInterval(() => {
+      if (Date.now() - this.#lastFrameAt > this.staleAfterMs) {
+        this.#abandonSocket(4000);
+        this.#scheduleReconnect();
+      }
+    }, Math.max(1000, this.staleAfterMs / 4));
+  }
+
+  #stopWatchdog() {
+    clearInterval(this.#watchdog);
+    this.#watchdog = null;
+  }
+
+  // Detaches the current socket first, so its late close event is ignored, then closes it.
+  #abandonSocket(code) {
+    const ws = this.#ws;
+    this.#ws = null;
+    this.#stopWatchdog();
+    if (ws && ws.readyState <= WebSocket.OPEN) {
+      try {
+        ws.close(code);
+      } catch {
+        // Closing an already failing socket may throw; it is being dropped anyway.
+      }
+    }
+  }
+
+  #setStatus(status) {
+    if (status === this.status) return;
+    this.status = status;
+    this.onStatus?.(status, this);
+  }
+}
