@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Serilog;
+using ILogger = Microsoft.Extensions.Logging.ILogger;
 using TopicBroker.Connections;
 using TopicBroker.Endpoints;
 using TopicBroker.Ingest;
@@ -9,7 +10,7 @@ using TopicBroker.Topics;
 namespace TopicBroker.Hosting;
 
 /// <summary>Builds the broker's web application: used by Program and by the tests, so both run the same thing.</summary>
-internal static class BrokerApplication
+internal static partial class BrokerApplication
 {
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
@@ -27,10 +28,33 @@ internal static class BrokerApplication
         builder.Services.AddTopicBroker(builder.Configuration);
 
         var app = builder.Build();
+        UseSamples(app);
         app.UseWebSockets();
         app.MapTopicWebSockets();
         app.MapTopicApi();
         return app;
+    }
+
+    private static void UseSamples(WebApplication app)
+    {
+        var samples = app.Configuration.GetSection(SamplesOptions.SectionName).Get<SamplesOptions>() ?? new SamplesOptions();
+        if (!samples.Enabled)
+        {
+            return;
+        }
+
+        var root = samples.Resolve();
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(BrokerApplication));
+        if (root is null)
+        {
+            SamplesLog.NotFound(logger, samples.Path);
+            return;
+        }
+
+        var files = new Microsoft.Extensions.FileProviders.PhysicalFileProvider(root);
+        app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = files });
+        app.UseStaticFiles(new StaticFileOptions { FileProvider = files });
+        SamplesLog.Serving(logger, root);
     }
 
     public static IServiceCollection AddTopicBroker(this IServiceCollection services, IConfiguration configuration)
@@ -62,5 +86,14 @@ internal static class BrokerApplication
         services.AddHostedService(sp => sp.GetRequiredService<BridgeListener>());
         services.AddHostedService<ShutdownCoordinator>();
         return services;
+    }
+
+    private static partial class SamplesLog
+    {
+        [LoggerMessage(1, LogLevel.Information, "Serving the sample pages from {Path}: dashboard at /, kitchen display at /kitchen.html")]
+        public static partial void Serving(ILogger logger, string path);
+
+        [LoggerMessage(2, LogLevel.Warning, "Broker:Samples:Path '{Path}' was not found; the sample pages are not served")]
+        public static partial void NotFound(ILogger logger, string path);
     }
 }

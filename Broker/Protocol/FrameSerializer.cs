@@ -11,6 +11,14 @@ namespace TopicBroker.Protocol;
 /// </summary>
 internal static class FrameSerializer
 {
+    // Relaxed escaping: frames are JSON read by JSON parsers, never embedded in HTML, so messages
+    // keep their apostrophes and non-ASCII text readable.
+    private static readonly JsonWriterOptions WriterOptions = new()
+    {
+        SkipValidation = true,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
     [ThreadStatic] private static ArrayBufferWriter<byte>? t_buffer;
     [ThreadStatic] private static Utf8JsonWriter? t_writer;
 
@@ -37,7 +45,7 @@ internal static class FrameSerializer
     public static byte[] Serialize<T>(T value, JsonTypeInfo<T> typeInfo)
     {
         var buffer = t_buffer ??= new ArrayBufferWriter<byte>(1024);
-        var writer = t_writer ??= new Utf8JsonWriter(buffer, new JsonWriterOptions { SkipValidation = true });
+        var writer = t_writer ??= new Utf8JsonWriter(buffer, WriterOptions);
         try
         {
             JsonSerializer.Serialize(writer, value, typeInfo);

@@ -11,6 +11,7 @@ internal sealed record UpdateFrame(
     string Op,
     [property: JsonConverter(typeof(RawJsonConverter))] byte[]? Data)
 {
+    [JsonPropertyOrder(-1)]
     public string Type => FrameTypes.Update;
 }
 
@@ -19,11 +20,13 @@ internal sealed record SnapshotFrame(
     long Seq,
     [property: JsonConverter(typeof(RawEntityMapConverter))] IReadOnlyDictionary<string, byte[]> Data)
 {
+    [JsonPropertyOrder(-1)]
     public string Type => FrameTypes.Snapshot;
 }
 
 internal sealed record PingFrame(string Topic, PingData Data)
 {
+    [JsonPropertyOrder(-1)]
     public string Type => FrameTypes.Ping;
 }
 
@@ -33,11 +36,13 @@ internal sealed record PongFrame(
     string Topic,
     [property: JsonConverter(typeof(RawJsonConverter))] byte[]? Data)
 {
+    [JsonPropertyOrder(-1)]
     public string Type => FrameTypes.Pong;
 }
 
 internal sealed record ErrorFrame(string Topic, ErrorData Data)
 {
+    [JsonPropertyOrder(-1)]
     public string Type => FrameTypes.Error;
 }
 
@@ -45,6 +50,7 @@ internal readonly record struct ErrorData(string Code, string Message);
 
 internal sealed record ShutdownFrame(string Topic, ShutdownData Data)
 {
+    [JsonPropertyOrder(-1)]
     public string Type => FrameTypes.Shutdown;
 }
 

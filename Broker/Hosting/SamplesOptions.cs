@@ -1,0 +1,44 @@
+namespace TopicBroker.Hosting;
+
+/// <summary>
+/// The sample pages (dashboard at <c>/</c>, kitchen display at <c>/kitchen.html</c>) served as
+/// static files so a new user sees them right after <c>dotnet run --project Broker</c>.
+/// </summary>
+public sealed class SamplesOptions
+{
+    public const string SectionName = "Broker:Samples";
+
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>
+    /// The folder served. Relative paths are tried against the current directory and then upwards
+    /// from the app's folder, so both the repository root and <c>dotnet run --project Broker</c> find
+    /// <c>samples/web</c>.
+    /// </summary>
+    public string Path { get; set; } = System.IO.Path.Combine("samples", "web");
+
+    internal string? Resolve()
+    {
+        if (System.IO.Path.IsPathRooted(Path))
+        {
+            return Directory.Exists(Path) ? Path : null;
+        }
+
+        var candidate = System.IO.Path.GetFullPath(Path);
+        if (Directory.Exists(candidate))
+        {
+            return candidate;
+        }
+
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            candidate = System.IO.Path.Combine(dir.FullName, Path);
+            if (Directory.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        return null;
+    }
+}
