@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.WebSockets;
 using Microsoft.Extensions.Options;
+using TopicBroker.Diagnostics;
 using TopicBroker.Hosting;
 using TopicBroker.Protocol;
 using TopicBroker.Topics;
@@ -44,6 +45,9 @@ internal sealed partial class ConnectionManager
     public BrokerOptions Options { get; }
 
     public TimeProvider TimeProvider { get; }
+
+    /// <summary>Set once at start-up (the metrics read this manager, so they cannot be a constructor argument).</summary>
+    public BrokerMetrics? Metrics { get; set; }
 
     public int ConnectionCount => _connections.Count;
 
@@ -100,6 +104,7 @@ internal sealed partial class ConnectionManager
             // matters if RunAsync itself threw.
             connection.RequestClose(CloseCodes.InternalError, CloseCodes.InternalErrorReason, drain: false);
             _connections.TryRemove(id, out _);
+            topic.Counters.AddFramesSentByClosedConnection(connection.FramesSent);
             Log.ConnectionRemoved(_logger, id, topicName, connection.FramesSent);
             if (_shuttingDown && _connections.IsEmpty)
             {

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Net;
 using System.Net.WebSockets;
 using System.Threading.Channels;
+using TopicBroker.Diagnostics;
 using TopicBroker.Protocol;
 using TopicBroker.Topics;
 
@@ -146,7 +147,10 @@ internal sealed partial class WebSocketConnection
                     }
 
                     await _socket.SendAsync(frame.Payload, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None).ConfigureAwait(false);
-                    _framesSent++;
+                    if (++_framesSent % BrokerMetrics.LatencySampleEvery == 0 && frame.IngestTimestamp != 0)
+                    {
+                        _manager.Metrics?.RecordPublishToSend(Topic, frame.IngestTimestamp);
+                    }
                 }
             }
 

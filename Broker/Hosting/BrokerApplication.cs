@@ -2,6 +2,7 @@ using Microsoft.Extensions.Options;
 using Serilog;
 using ILogger = Microsoft.Extensions.Logging.ILogger;
 using TopicBroker.Connections;
+using TopicBroker.Diagnostics;
 using TopicBroker.Endpoints;
 using TopicBroker.Ingest;
 using TopicBroker.Storage;
@@ -28,6 +29,7 @@ internal static partial class BrokerApplication
         builder.Services.AddTopicBroker(builder.Configuration);
 
         var app = builder.Build();
+        app.Services.GetRequiredService<ConnectionManager>().Metrics = app.Services.GetRequiredService<BrokerMetrics>();
         UseSamples(app);
         app.UseWebSockets();
         app.MapTopicWebSockets();
@@ -73,6 +75,8 @@ internal static partial class BrokerApplication
         services.AddSingleton<TopicRegistry>();
         services.AddSingleton<ClientMessageHandler>();
         services.AddSingleton<ConnectionManager>();
+        services.AddMetrics();
+        services.AddSingleton<BrokerMetrics>();
         services.AddSingleton<ChangeParser>();
         services.AddSingleton<SqliteStateStore>();
         services.AddSingleton<IngestPipeline>();

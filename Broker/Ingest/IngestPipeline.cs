@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 using TopicBroker.Connections;
@@ -147,7 +148,7 @@ internal sealed partial class IngestPipeline : BackgroundService
         for (var i = 0; i < batch.Count; i++)
         {
             var change = batch[i].Change;
-            stored[i] = new StoredChange(change.Topic, ++change.Topic.AssignedSeq, change.Id, change.Data);
+            stored[i] = new StoredChange(change.Topic, ++change.Topic.AssignedSeq, change.Id, change.Data, batch[i].ReceivedTimestamp);
         }
 
         if (!TryCommit(stored))
@@ -189,7 +190,7 @@ internal sealed partial class IngestPipeline : BackgroundService
         for (var i = 0; i < external.Count; i++)
         {
             _topics.TryGet(external[i].Topic, out var topic);
-            stored[i] = new StoredChange(topic!, ++topic!.AssignedSeq, external[i].Id, external[i].Data);
+            stored[i] = new StoredChange(topic!, ++topic!.AssignedSeq, external[i].Id, external[i].Data, Stopwatch.GetTimestamp());
         }
 
         if (TryCommit(stored))
@@ -238,7 +239,7 @@ internal sealed partial class IngestPipeline : BackgroundService
         foreach (var change in changes)
         {
             // Serialized once here; every subscriber's queue gets the same bytes.
-            var frame = FrameSerializer.Update(change.Topic.Name, change.Seq, change.Id, change.Data);
+            var frame = FrameSerializer.Update(change.Topic.Name, change.Seq, change.Id, change.Data, change.IngestTimestamp);
             change.Topic.Apply(change.Seq, change.Id, change.Data, frame, now);
         }
     }
@@ -269,6 +270,8 @@ internal sealed partial class IngestPipeline : BackgroundService
         private readonly TaskCompletionSource<PublishResult> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public ParsedChange Change { get; } = change;
+
+        public long ReceivedTimestamp { get; } = Stopwatch.GetTimestamp();
 
         public Task<PublishResult> Completion => _completion.Task;
 

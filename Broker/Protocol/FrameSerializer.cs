@@ -22,8 +22,8 @@ internal static class FrameSerializer
     [ThreadStatic] private static ArrayBufferWriter<byte>? t_buffer;
     [ThreadStatic] private static Utf8JsonWriter? t_writer;
 
-    public static OutboundFrame Update(string topic, long seq, string id, byte[]? data) =>
-        new(Serialize(new UpdateFrame(topic, seq, id, data is null ? ChangeOps.Delete : ChangeOps.Upsert, data), FrameJsonContext.Default.UpdateFrame), seq, id);
+    public static OutboundFrame Update(string topic, long seq, string id, byte[]? data, long ingestTimestamp = 0) =>
+        new(Serialize(new UpdateFrame(topic, seq, id, data is null ? ChangeOps.Delete : ChangeOps.Upsert, data), FrameJsonContext.Default.UpdateFrame), seq, id, ingestTimestamp);
 
     public static OutboundFrame Snapshot(string topic, long seq, IReadOnlyDictionary<string, byte[]> entities) =>
         new(Serialize(new SnapshotFrame(topic, seq, entities), FrameJsonContext.Default.SnapshotFrame), seq);

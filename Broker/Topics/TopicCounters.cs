@@ -7,6 +7,7 @@ internal sealed class TopicCounters
     private long _framesQueued;
     private long _slowConsumerCloses;
     private long _lastUpdateUnixMs;
+    private long _framesSentByClosedConnections;
 
     public long UpdatesIn => Volatile.Read(ref _updatesIn);
 
@@ -15,6 +16,11 @@ internal sealed class TopicCounters
     public long SlowConsumerCloses => Volatile.Read(ref _slowConsumerCloses);
 
     public long LastUpdateUnixMs => Volatile.Read(ref _lastUpdateUnixMs);
+
+    /// <summary>Frames written by connections that have since closed (live ones count their own).</summary>
+    public long FramesSentByClosedConnections => Volatile.Read(ref _framesSentByClosedConnections);
+
+    public void AddFramesSentByClosedConnection(long count) => Interlocked.Add(ref _framesSentByClosedConnections, count);
 
     // Updates and fan-out counts are written only by the single ingest thread (or under the
     // topic lock), so plain increments suffice; readers use Volatile.

@@ -1,0 +1,71 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using TopicBroker.Connections;
+using TopicBroker.Topics;
+
+namespace TopicBroker.Diagnostics;
+
+/// <summary>
+/// The broker's instruments (System.Diagnostics.Metrics, so dotnet-counters sees them too). Counts
+/// are kept as plain per-topic fields by the code that owns them and read here through observable
+/// instruments, so the fan-out path never pays for a metrics call per frame; the one histogram is
+/// sampled. Labels are topics only: bounded, never connection ids.
+/// </summary>
+internal sealed class BrokerMetrics : IDisposable
+{
+    public const string MeterName = "TopicBroker";
+
+    /// <summary>One frame in this many per connection is timed for the publish-to-send histogram.</summary>
+    public const int LatencySampleEvery = 64;
+
+    private readonly Meter _meter;
+    private readonly Histogram<double> _publishToSend;
+
+    public BrokerMetrics(IMeterFactory meterFactory, TopicRegistry topics, ConnectionManager connections)
+    {
+        _meter = meterFactory.Create(MeterName);
+        _publishToSend = _meter.CreateHistogram<double>(
+            "topicbroker.publish_to_send", unit: "s",
+            description: "Time from a change entering the ingest pipeline to its frame being written to a subscriber's socket (sampled).",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5] });
+
+        _meter.CreateObservableGauge("topicbroker.connections", () => PerTopic(topics, t => (long)t.SubscriberCount),
+            description: "Open WebSocket subscriptions per topic.");
+        _meter.CreateObservableCounter("topicbroker.updates", () => PerTopic(topics, t => t.Counters.UpdatesIn),
+            description: "Changes committed and broadcast per topic.");
+        _meter.CreateObservableCounter("topicbroker.frames.queued", () => PerTopic(topics, t => t.Counters.FramesQueued),
+            description: "Frames handed to subscriber queues per topic.");
+        _meter.CreateObservableCounter("topicbroker.frames.sent", () => FramesSent(topics, connections),
+            description: "Frames written to subscriber sockets per topic.");
+        _meter.CreateObservableCounter("topicbroker.slow_consumer_closes", () => PerTopic(topics, t => t.Counters.SlowConsumerCloses),
+            description: "Connections closed with 1013 because their send queue overflowed.");
+        _meter.CreateObservableGauge("topicbroker.seq", () => PerTopic(topics, t => t.Seq),
+            description: "The newest seq of each topic.");
+    }
+
+    public void RecordPublishToSend(TopicState topic, long ingestTimestamp)
+    {
+        var seconds = Stopwatch.GetElapsedTime(ingestTimestamp).TotalSeconds;
+        _publishToSend.Record(seconds, new KeyValuePair<string, object?>("topic", topic.Name));
+    }
+
+    public void Dispose() => _meter.Dispose();
+
+    /// <summary>Frames sent per topic: those of closed connections plus the live ones' own counts.</summary>
+    public static Dictionary<TopicState, long> FramesSentByTopic(TopicRegistry topics, ConnectionManager connections)
+    {
+        var sent = topics.All.ToDictionary(t => t, t => t.Counters.FramesSentByClosedConnections);
+        foreach (var connection in connections.Connections)
+        {
+            sent[connection.Topic] += connection.FramesSent;
+        }
+
+        return sent;
+    }
+
+    private static IEnumerable<Measurement<long>> FramesSent(TopicRegistry topics, ConnectionManager connections) =>
+        FramesSentByTopic(topics, connections).Select(pair => new Measurement<long>(pair.Value, new KeyValuePair<string, object?>("topic", pair.Key.Name)));
+
+    private static IEnumerable<Measurement<long>> PerTopic(TopicRegistry topics, Func<TopicState, long> read) =>
+        topics.All.Select(topic => new Measurement<long>(read(topic), new KeyValuePair<string, object?>("topic", topic.Name)));
+}
