@@ -1,0 +1,267 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace TopicBroker.Bench.Hosting;
+
+/// <summary>
+/// Runs the broker as a child process (<c>dotnet TopicBroker.dll</c>) on free loopback ports with
+/// a throw-away database, waits until it answers HTTP, and kills it on dispose, whatever
+/// happened before (exception, Ctrl+C). Its console output is drained so it never blocks on a
+/// full pipe; the last lines are kept for error messages.
+/// </summary>
+internal sealed class BrokerProcess : IAsyncDisposable
+{
+    private const int KeptOutputLines = 40;
+    private static readonly TimeSpan s_readinessTimeout = TimeSpan.FromSeconds(60);
+
+    private readonly Process _process;
+    private readonly string _dataDirectory;
+    private readonly Queue<string> _lastOutput = new();
+    private readonly Lock _outputLock = new();
+    private int _outputLines;
+
+    private BrokerProcess(Process process, string dataDirectory, BrokerTarget target)
+    {
+        _process = process;
+        _dataDirectory = dataDirectory;
+        Target = target;
+    }
+
+    public BrokerTarget Target { get; }
+
+    /// <summary>Lines the broker wrote; it runs with MinimumLevel Warning, so these are warnings and errors.</summary>
+    public int OutputLines => Volatile.Read(ref _outputLines);
+
+    public IReadOnlyList<string> LastOutput
+    {
+        get
+        {
+            lock (_outputLock)
+            {
+                return [.. _lastOutput];
+            }
+        }
+    }
+
+    public static async Task<BrokerProcess> StartAsync(
+        string brokerDll,
+        BrokerConfiguration configuration,
+        TextWriter output,
+        CancellationToken cancellationToken)
+    {
+        if (!File.Exists(brokerDll))
+        {
+            throw new BenchSetupException(
+                $"The broker build was not found at '{brokerDll}'. Run 'dotnet build -c Release Broker' " +
+                "from the repository root, or pass --broker-dll <path to TopicBroker.dll>, or --url/--bridge for a running broker.");
+        }
+
+        var httpPort = FreePorts.Pick();
+        var bridgePort = FreePorts.Pick();
+        while (bridgePort == httpPort)
+        {
+            bridgePort = FreePorts.Pick();
+        }
+
+        var dataDirectory = Directory.CreateTempSubdirectory("topicbroker-bench-").FullName;
+        List<string> arguments =
+        [
+            $"--Urls=http://127.0.0.1:{httpPort}",
+            "--Broker:TcpBridge:Address=127.0.0.1",
+            $"--Broker:TcpBridge:Port={bridgePort}",
+            $"--Broker:Database={Path.Combine(dataDirectory, "bench.db")}",
+            // Keep-alive traffic would be noise in every measurement; the scenarios are shorter
+            // than these intervals (protocol.md section 3, keep-alive).
+            "--Broker:PingInterval=00:10:00",
+            "--Broker:PongTimeout=01:00:00",
+            "--Broker:MaxConnectionsPerTopic=100000",
+            "--Serilog:MinimumLevel:Default=Warning",
+            // appsettings.json lifts the host's lifetime messages to Information; silence them
+            // too, so that everything the broker prints is a warning or an error worth reporting.
+            "--Serilog:MinimumLevel:Override:Microsoft.Hosting.Lifetime=Warning",
+            .. configuration.ExtraArguments,
+        ];
+
+        var startInfo = new ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = Path.GetDirectoryName(Path.GetFullPath(brokerDll))!,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = false,
+            UseShellExecute = false,
+        };
+        startInfo.ArgumentList.Add(Path.GetFullPath(brokerDll));
+        foreach (var argument in arguments)
+        {
+            startInfo.ArgumentList.Add(argument);
+        }
+
+        // A launch profile or an inherited ASPNETCORE_URLS must not move the broker elsewhere.
+        startInfo.Environment.Remove("ASPNETCORE_URLS");
+        startInfo.Environment.Remove("DOTNET_URLS");
+
+        // The generator's own socket tuning must not leak into the broker under test.
+        startInfo.Environment.Remove(BenchProgram.InlineCompletionsVariable);
+
+        var process = new Process { StartInfo = startInfo, EnableRaisingEvents = true };
+        var target = new BrokerTarget(
+            new Uri($"http://127.0.0.1:{httpPort}/"),
+            new IPEndPoint(IPAddress.Loopback, httpPort),
+            new IPEndPoint(IPAddress.Loopback, bridgePort),
+            ProcessId: null,
+            Owned: true,
+            Arguments: arguments);
+
+        if (!process.Start())
+        {
+            process.Dispose();
+            throw new BenchSetupException("Could not start 'dotnet' for the broker.");
+        }
+
+        var broker = new BrokerProcess(process, dataDirectory, target with { ProcessId = process.Id });
+        process.OutputDataReceived += (_, e) => broker.OnOutput(e.Data);
+        process.ErrorDataReceived += (_, e) => broker.OnOutput(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+
+        try
+        {
+            await broker.WaitUntilReadyAsync(configuration.ReadinessTopic, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await broker.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        output.WriteLine($"broker: pid {process.Id}, http {target.HttpBase}, bridge {target.BridgeEndPoint}");
+        return broker;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+            }
+
+            using var exitTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await _process.WaitForExitAsync(exitTimeout.Token).ConfigureAwait(false);
+        }
+        catch (InvalidOperationException)
+        {
+            // The process already exited and was reaped.
+        }
+        catch (OperationCanceledException)
+        {
+            // Killing did not finish within the bound; nothing more a client can do.
+        }
+        finally
+        {
+            _process.Dispose();
+            TryDeleteDataDirectory();
+        }
+    }
+
+    private async Task WaitUntilReadyAsync(string readinessTopic, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        var probe = new Uri(Target.HttpBase, $"api/topics/{Uri.EscapeDataString(readinessTopic)}");
+        var deadline = Stopwatch.GetTimestamp() + (long)(s_readinessTimeout.TotalSeconds * Stopwatch.Frequency);
+        string lastFailure = "no answer yet";
+        while (Stopwatch.GetTimestamp() < deadline)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (_process.HasExited)
+            {
+                throw new BenchSetupException(
+                    $"The broker exited with code {_process.ExitCode} during start-up. Its last output:{Environment.NewLine}" +
+                    string.Join(Environment.NewLine, LastOutput));
+            }
+
+            try
+            {
+                using var response = await http.GetAsync(probe, cancellationToken).ConfigureAwait(false);
+                if (response.IsSuccessStatusCode && await IsBridgeListeningAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    return;
+                }
+
+                lastFailure = $"GET {probe} answered {(int)response.StatusCode}";
+            }
+            catch (HttpRequestException ex)
+            {
+                lastFailure = ex.Message;
+            }
+            catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                lastFailure = "GET timed out";
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken).ConfigureAwait(false);
+        }
+
+        throw new BenchSetupException(
+            $"The broker did not become ready within {s_readinessTimeout.TotalSeconds:0} s ({lastFailure}). Its last output:{Environment.NewLine}" +
+            string.Join(Environment.NewLine, LastOutput));
+    }
+
+    private async Task<bool> IsBridgeListeningAsync(CancellationToken cancellationToken)
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            await socket.ConnectAsync(Target.BridgeEndPoint, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    private void OnOutput(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        // The broker runs with MinimumLevel Warning, so every line it writes is worth a look.
+        if (line.Length > 0)
+        {
+            Interlocked.Increment(ref _outputLines);
+        }
+
+        lock (_outputLock)
+        {
+            _lastOutput.Enqueue(line);
+            while (_lastOutput.Count > KeptOutputLines)
+            {
+                _lastOutput.Dequeue();
+            }
+        }
+    }
+
+    private void TryDeleteDataDirectory()
+    {
+        try
+        {
+            Directory.Delete(_dataDirectory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+}
+
+/// <summary>What a scenario needs from a broker it starts.</summary>
+internal sealed record BrokerConfiguration(
+    string ReadinessTopic,
+    IReadOnlyList<string> ExtraArguments);

@@ -1,0 +1,106 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace TopicBroker.Bench.Hosting;
+
+/// <summary>
+/// Reads another process's CPU time and resident memory from /proc (Linux only). CPU time is
+/// utime + stime of /proc/&lt;pid&gt;/stat in clock ticks; memory is VmRSS of /proc/&lt;pid&gt;/status.
+/// </summary>
+internal static class ProcessMetrics
+{
+    /// <summary>
+    /// USER_HZ, the unit of /proc times (<c>getconf CLK_TCK</c>): 100 on every mainstream Linux
+    /// architecture whatever the kernel's own tick rate, so a CPU sample has 10 ms resolution.
+    /// </summary>
+    public const long ClockTicksPerSecond = 100;
+
+    public static TimeSpan? TryReadCpuTime(int pid)
+    {
+        string stat;
+        try
+        {
+            stat = File.ReadAllText($"/proc/{pid}/stat");
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return null;
+        }
+
+        // The second field is the command name in parentheses and may contain spaces, so the
+        // fixed fields are counted from the last ')'. utime and stime are fields 14 and 15.
+        var afterName = stat.AsSpan(stat.LastIndexOf(')') + 2);
+        Span<Range> fields = stackalloc Range[16];
+        var count = afterName.Split(fields, ' ');
+        if (count < 14)
+        {
+            return null;
+        }
+
+        // Field 3 (state) is index 0 here, so utime (14) is index 11 and stime (15) index 12.
+        if (!long.TryParse(afterName[fields[11]], NumberStyles.None, CultureInfo.InvariantCulture, out var utime) ||
+            !long.TryParse(afterName[fields[12]], NumberStyles.None, CultureInfo.InvariantCulture, out var stime))
+        {
+            return null;
+        }
+
+        return TimeSpan.FromSeconds((utime + stime) / (double)ClockTicksPerSecond);
+    }
+
+    public static long? TryReadResidentKiB(int pid) => TryReadStatusKiB(pid, "VmRSS:");
+
+    public static long? TryReadStatusKiB(int pid, string key)
+    {
+        try
+        {
+            foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+            {
+                if (line.StartsWith(key, StringComparison.Ordinal))
+                {
+                    var digits = line.AsSpan(key.Length).Trim();
+                    var space = digits.IndexOf(' ');
+                    return long.Parse(space < 0 ? digits : digits[..space], CultureInfo.InvariantCulture);
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+
+        return null;
+    }
+
+    /// <summary>The soft limit on open files of this process ("Max open files" in /proc/self/limits).</summary>
+    public static long? TryReadOpenFilesLimit()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/limits"))
+            {
+                if (line.StartsWith("Max open files", StringComparison.Ordinal))
+                {
+                    var parts = line["Max open files".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                    return parts.Length > 0 && long.TryParse(parts[0], CultureInfo.InvariantCulture, out var limit) ? limit : null;
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+
+        return null;
+    }
+
+    public static TimeSpan CurrentProcessCpuTime()
+    {
+        using var self = Process.GetCurrentProcess();
+        return self.TotalProcessorTime;
+    }
+}

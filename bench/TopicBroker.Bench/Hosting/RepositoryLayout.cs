@@ -1,0 +1,36 @@
+namespace TopicBroker.Bench.Hosting;
+
+/// <summary>Where the repository, the broker's build output and the results folder are.</summary>
+internal sealed class RepositoryLayout
+{
+    private const string SolutionFileName = "TopicBroker.sln";
+
+    private RepositoryLayout(string? root) => Root = root;
+
+    /// <summary>The folder holding TopicBroker.sln, or null when the tool runs outside the repository.</summary>
+    public string? Root { get; }
+
+    public string DefaultBrokerDll => Path.Combine(Root ?? ".", "Broker", "bin", "Release", "net10.0", "TopicBroker.dll");
+
+    public string DefaultResultsDirectory => Path.Combine(Root ?? Directory.GetCurrentDirectory(), "bench", "results");
+
+    public static RepositoryLayout Discover()
+    {
+        // The working directory first (dotnet run from the repository), then the binary's own
+        // location (tests calling in-process from Broker.Tests/bin/...).
+        return new RepositoryLayout(FindRoot(Directory.GetCurrentDirectory()) ?? FindRoot(AppContext.BaseDirectory));
+    }
+
+    private static string? FindRoot(string start)
+    {
+        for (var directory = new DirectoryInfo(start); directory is not null; directory = directory.Parent)
+        {
+            if (File.Exists(Path.Combine(directory.FullName, SolutionFileName)))
+            {
+                return directory.FullName;
+            }
+        }
+
+        return null;
+    }
+}

@@ -1,0 +1,160 @@
+using TopicBroker.Bench.Clients;
+using TopicBroker.Bench.Measurement;
+
+namespace TopicBroker.Bench.Reporting;
+
+/// <summary>What one scenario run measured; written as bench/results/&lt;scenario&gt;-&lt;utc&gt;.json.</summary>
+internal sealed record ScenarioResult
+{
+    public required string Scenario { get; init; }
+
+    public required IReadOnlyList<string> Arguments { get; init; }
+
+    public required DateTimeOffset StartedUtc { get; init; }
+
+    public required double ElapsedSeconds { get; init; }
+
+    public required RunEnvironment Environment { get; init; }
+
+    public required BrokerInfo Broker { get; init; }
+
+    /// <summary>False when a check failed: lost frames, rejected lines, failed connections, closed subscribers.</summary>
+    public required bool Passed { get; init; }
+
+    public required IReadOnlyList<string> Problems { get; init; }
+
+    /// <summary>Things worth knowing that are not failures (for example how a sweep ended).</summary>
+    public IReadOnlyList<string> Notes { get; init; } = [];
+
+    /// <summary>The headline numbers, also used for the summary table of <c>all</c>.</summary>
+    public required IReadOnlyList<SummaryRow> Summary { get; init; }
+
+    public DeliveryResult? Delivery { get; init; }
+
+    public ConnectionsResult? Connections { get; init; }
+
+    public IngestResult? Ingest { get; init; }
+
+    /// <summary>Files written for this run (JSON, SVG), filled in by the result store.</summary>
+    public IReadOnlyList<string> Files { get; init; } = [];
+}
+
+internal sealed record AllResult(DateTimeOffset StartedUtc, double ElapsedSeconds, bool Passed, IReadOnlyList<ScenarioResult> Scenarios);
+
+internal sealed record SummaryRow(string Metric, double Value, string Unit);
+
+internal sealed record RunEnvironment(
+    string Machine,
+    int ProcessorCount,
+    string OperatingSystem,
+    string Runtime,
+    long? OpenFilesLimit,
+    bool InlineSocketCompletions,
+    bool Quick);
+
+internal sealed record BrokerInfo(
+    bool StartedByTool,
+    string HttpBase,
+    string Bridge,
+    int? ProcessId,
+    IReadOnlyList<string> Arguments,
+    int OutputLines,
+    IReadOnlyList<string> LastOutput);
+
+/// <summary>CPU over a window, as a percentage of one core (200% is both cores of a 2-core machine).</summary>
+internal sealed record CpuUsage(
+    double WindowSeconds,
+    double? BrokerCpuSeconds,
+    double? BrokerCpuPercent,
+    double GeneratorCpuSeconds,
+    double GeneratorCpuPercent);
+
+internal sealed record DeliveryResult(
+    string Mode,
+    int Topics,
+    int SubscribersPerTopic,
+    int Subscribers,
+    int PayloadBytes,
+    int? SendQueueCapacity,
+    int ReceiveBufferBytes,
+    ConnectOutcome Connect,
+    IReadOnlyList<DeliveryStep> Steps,
+    DeliveryTotals Totals);
+
+internal sealed record DeliveryStep(
+    double OfferedUpdatesPerSecond,
+    double OfferedFramesPerSecond,
+    double WindowSeconds,
+    long UpdatesPublished,
+    long UpdatesAccepted,
+    long UpdatesRejected,
+    double DeliveredFramesPerSecond,
+    LatencySummary Latency,
+    LatencySummary CommitLatency,
+    CpuUsage Cpu,
+    double? BrokerCpuMicrosecondsPerFrame,
+    double? BrokerRssMiB,
+    double PublisherMaxLagMs,
+    long PublisherRoomWaits,
+    long FramesLost,
+    long Duplicates,
+    int OpenSubscribers,
+    bool Drained,
+    bool OverLimit);
+
+internal sealed record DeliveryTotals(
+    long UpdatesReceived,
+    long FramesLost,
+    long Duplicates,
+    long SeqRegressions,
+    long UnparsedUpdates,
+    long Snapshots,
+    long Pings,
+    long OtherFrames,
+    long FragmentedFrames,
+    long OversizedFrames,
+    int SubscribersClosed,
+    IReadOnlyDictionary<string, int> CloseCodes,
+    IReadOnlyList<string> SubscriberProblems);
+
+internal sealed record ConnectionsResult(
+    int Requested,
+    int Established,
+    int Failed,
+    IReadOnlyList<string> FailureSamples,
+    IReadOnlyList<string> Topics,
+    IReadOnlyList<string> SourceAddresses,
+    int ConnectConcurrency,
+    double ConnectSeconds,
+    double ConnectionsPerSecond,
+    CpuUsage ConnectCpu,
+    double? BrokerRssBeforeMiB,
+    double? BrokerRssAfterMiB,
+    double? BrokerKiBPerConnection,
+    double GeneratorRssMiB,
+    double BroadcastToAllMs,
+    LatencySummary BroadcastLatency,
+    long BroadcastMissing,
+    double HoldSeconds,
+    CpuUsage HoldCpu,
+    int ClosedDuringHold,
+    long? OpenFilesLimit);
+
+internal sealed record IngestResult(int PayloadBytes, IReadOnlyList<IngestMode> Modes);
+
+internal sealed record IngestMode(
+    string Name,
+    string Transport,
+    int Connections,
+    int Concurrency,
+    double WindowSeconds,
+    long AcceptedInWindow,
+    double AcceptedPerSecond,
+    long Sent,
+    long Accepted,
+    long Rejected,
+    bool AllAnswered,
+    LatencySummary CommitLatency,
+    CpuUsage Cpu,
+    double? BrokerCpuMicrosecondsPerUpdate,
+    IReadOnlyList<string> RejectionSamples);

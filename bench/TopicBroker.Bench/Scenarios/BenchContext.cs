@@ -1,0 +1,84 @@
+using System.Runtime.InteropServices;
+using TopicBroker.Bench.Hosting;
+using TopicBroker.Bench.Measurement;
+using TopicBroker.Bench.Options;
+using TopicBroker.Bench.Reporting;
+
+namespace TopicBroker.Bench.Scenarios;
+
+/// <summary>What a scenario runs against and reports to: the broker, the options, the console.</summary>
+internal sealed class BenchContext(
+    BenchOptions options,
+    BrokerTarget target,
+    BrokerProcess? ownedBroker,
+    TextWriter output,
+    bool interactive,
+    ResultStore results)
+{
+    public BenchOptions Options { get; } = options;
+
+    public BrokerTarget Target { get; } = target;
+
+    public TextWriter Output { get; } = output;
+
+    public ResultStore Results { get; } = results;
+
+    public bool Quick => Options.Quick;
+
+    public ProgressLine StartProgress(Func<string> describe) => ProgressLine.Start(Output, interactive, describe);
+
+    public CpuSnapshot SampleCpu() => new(
+        MonotonicClock.Now,
+        Target.ProcessId is { } pid ? ProcessMetrics.TryReadCpuTime(pid) : null,
+        ProcessMetrics.CurrentProcessCpuTime());
+
+    public double? BrokerRssMiB() =>
+        Target.ProcessId is { } pid && ProcessMetrics.TryReadResidentKiB(pid) is { } kib ? kib / 1024.0 : null;
+
+    public static RunEnvironment DescribeEnvironment(bool quick) => new(
+        Machine: Environment.MachineName,
+        ProcessorCount: Environment.ProcessorCount,
+        OperatingSystem: RuntimeInformation.OSDescription,
+        Runtime: RuntimeInformation.FrameworkDescription,
+        OpenFilesLimit: ProcessMetrics.TryReadOpenFilesLimit(),
+        InlineSocketCompletions: Environment.GetEnvironmentVariable(BenchProgram.InlineCompletionsVariable) == "1",
+        Quick: quick);
+
+    public BrokerInfo DescribeBroker() => new(
+        StartedByTool: Target.Owned,
+        HttpBase: Target.HttpBase.ToString(),
+        Bridge: Target.BridgeEndPoint.ToString(),
+        ProcessId: Target.ProcessId,
+        Arguments: Target.Arguments,
+        OutputLines: ownedBroker?.OutputLines ?? 0,
+        LastOutput: ownedBroker?.LastOutput ?? []);
+
+    /// <summary>The common part of a result; the scenario adds its own section with <c>with</c>.</summary>
+    public ScenarioResult CreateResult(
+        string scenario,
+        DateTimeOffset startedUtc,
+        long startedTimestamp,
+        IReadOnlyList<string> problems,
+        IReadOnlyList<SummaryRow> summary)
+    {
+        var allProblems = problems.ToList();
+        if (ownedBroker is not null && ownedBroker.OutputLines > 0)
+        {
+            // It runs with MinimumLevel Warning: anything it printed is a warning or an error.
+            allProblems.Add($"the broker logged {ownedBroker.OutputLines} warning/error line(s); the last: {ownedBroker.LastOutput.LastOrDefault()}");
+        }
+
+        return new ScenarioResult
+        {
+            Scenario = scenario,
+            Arguments = Options.RawArguments,
+            StartedUtc = startedUtc,
+            ElapsedSeconds = MonotonicClock.ToSeconds(MonotonicClock.Now - startedTimestamp),
+            Environment = DescribeEnvironment(Quick),
+            Broker = DescribeBroker(),
+            Passed = allProblems.Count == 0,
+            Problems = allProblems,
+            Summary = summary,
+        };
+    }
+}
