@@ -48,9 +48,13 @@ export class TopicClient {
    * @param {(status: string, client: TopicClient) => void} [options.onStatus]
    * @param {number} [options.initialBackoffMs=500]  upper bound of the first reconnect delay
    * @param {number} [options.maxBackoffMs=15000]  cap of the reconnect delay
+   * @param {number} [options.connectTimeoutMs=10000]  how long opening a connection may take
    * @param {number} [options.staleAfterMs=60000]  silence after which the connection is presumed dead
    */
-  constructor({ topic, url, onSnapshot, onUpdate, onStatus, initialBackoffMs = 500, maxBackoffMs = 15000, staleAfterMs = 60000 } = {}) {
+  constructor({
+    topic, url, onSnapshot, onUpdate, onStatus,
+    initialBackoffMs = 500, maxBackoffMs = 15000, connectTimeoutMs = 10000, staleAfterMs = 60000,
+  } = {}) {
     if (!url && !topic) throw new TypeError("TopicClient needs a topic or a url");
     this.topic = topic ?? new URL(url).pathname.split("/").pop();
     this.url = url ?? topicUrl(topic);
@@ -59,6 +63,7 @@ export class TopicClient {
     this.onStatus = onStatus;
     this.initialBackoffMs = initialBackoffMs;
     this.maxBackoffMs = maxBackoffMs;
+    this.connectTimeoutMs = connectTimeoutMs;
     this.staleAfterMs = staleAfterMs;
   }
 
@@ -90,12 +95,13 @@ export class TopicClient {
 
     const ws = new WebSocket(url);
     this.#ws = ws;
+    this.#lastFrameAt = Date.now();
+    this.#startWatchdog();
     // Every handler checks that its socket is still the current one: an abandoned socket may
     // still deliver events, and they must not touch the state.
     ws.onopen = () => {
       if (ws !== this.#ws) return;
       this.#lastFrameAt = Date.now();
-      this.#startWatchdog();
       this.#setStatus("live");
     };
     ws.onmessage = (event) => {
@@ -192,16 +198,20 @@ export class TopicClient {
     this.#reconnectTimer = setTimeout(() => this.#open(), delay);
   }
 
-  // The broker pings every 15 s by default; total silence far beyond that means a half-open
-  // connection (laptop slept, network changed) that the browser may not notice for minutes.
+  // Browsers can take minutes to give up on a connection that never opens (packets silently
+  // dropped) or that died half-open (laptop slept, network changed). The broker pings every
+  // 15 s by default, so silence far beyond that, or an open that takes too long, means the
+  // socket is dead: drop it and reconnect.
   #startWatchdog() {
     this.#stopWatchdog();
     this.#watchdog = setInterval(() => {
-      if (Date.now() - this.#lastFrameAt > this.staleAfterMs) {
+      const ws = this.#ws;
+      const limit = ws?.readyState === WebSocket.OPEN ? this.staleAfterMs : this.connectTimeoutMs;
+      if (ws && Date.now() - this.#lastFrameAt > limit) {
         this.#abandonSocket(4000);
         this.#scheduleReconnect();
       }
-    }, Math.max(1000, this.staleAfterMs / 4));
+    }, 1000);
   }
 
   #stopWatchdog() {
