@@ -44,6 +44,12 @@ internal sealed record CommandLineOptions
                 continue;
             }
 
+            if (name is not ("--robots" or "--rate" or "--host" or "--port" or "--duration" or "--seed"))
+            {
+                error = $"Unknown option '{name}'.";
+                return false;
+            }
+
             if (value is null)
             {
                 if (i + 1 >= args.Count)
@@ -75,11 +81,8 @@ internal sealed record CommandLineOptions
                 case "--seed" when TryInt(value, int.MinValue, int.MaxValue, out var seed):
                     options = options with { Seed = seed };
                     break;
-                case "--robots" or "--rate" or "--host" or "--port" or "--duration" or "--seed":
-                    error = $"{name}: '{value}' is not a valid value.";
-                    return false;
                 default:
-                    error = $"Unknown option '{name}'.";
+                    error = $"{name}: '{value}' is not a valid value.";
                     return false;
             }
         }
