@@ -151,7 +151,8 @@ async function bump(id, button) {
     });
     if (!response.ok) throw new Error(await describeError(response));
   } catch (error) {
-    showError(ticket, `Not bumped: ${error.message}`);
+    // fetch rejects with a TypeError only when no answer came back at all.
+    showError(ticket, `Not bumped: ${error instanceof TypeError ? "the broker cannot be reached" : error.message}`);
   } finally {
     button.disabled = false;
   }
