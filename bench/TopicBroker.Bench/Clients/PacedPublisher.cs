@@ -20,8 +20,8 @@ internal sealed class PacedPublisher
     private readonly byte[] _batch = new byte[BatchBytes];
     private long _published;
     private int _nextTopic;
-    private long _maxLagTicks;
     private long _roomWaits;
+    private LatencyHistogram _lag = new();
 
     public PacedPublisher(BridgeConnection bridge, UpdateLineWriter lines)
     {
@@ -31,9 +31,6 @@ internal sealed class PacedPublisher
     }
 
     public long Published => Volatile.Read(ref _published);
-
-    /// <summary>How far the publisher fell behind its schedule at worst, in milliseconds.</summary>
-    public double MaxLagMs => MonotonicClock.ToMilliseconds(Volatile.Read(ref _maxLagTicks));
 
     /// <summary>How many times the publisher had to wait because too many lines were unanswered.</summary>
     public long RoomWaits => Volatile.Read(ref _roomWaits);
@@ -50,7 +47,18 @@ internal sealed class PacedPublisher
         return copy;
     }
 
-    public void ResetLag() => Volatile.Write(ref _maxLagTicks, 0);
+    /// <summary>
+    /// How late each burst left against its schedule (thread wake-up, CPU contention, a full
+    /// in-flight window). Latencies are measured from the schedule, so this part of them is the
+    /// generator's or the machine's, not the broker's delivery.
+    /// </summary>
+    public LatencyHistogram Lag => Volatile.Read(ref _lag);
+
+    /// <summary>Starts a new lag record; call while the publisher is running, at the window's start.</summary>
+    public void ResetLag()
+    {
+        Volatile.Write(ref _lag, new LatencyHistogram());
+    }
 
     /// <summary>Publishes <paramref name="ratePerSecond"/> updates per second from now until <paramref name="endTimestamp"/>.</summary>
     public Task RunAsync(double ratePerSecond, long endTimestamp, CancellationToken cancellationToken) =>
@@ -130,11 +138,7 @@ internal sealed class PacedPublisher
                 count++;
             }
 
-            var lag = now - firstScheduled;
-            if (lag > _maxLagTicks)
-            {
-                Volatile.Write(ref _maxLagTicks, lag);
-            }
+            _lag.Record(MonotonicClock.ToNanoseconds(now - firstScheduled));
 
             // Stamped with the first line's schedule for the commit latency; lines of one burst
             // are at most a millisecond apart unless the publisher is behind.

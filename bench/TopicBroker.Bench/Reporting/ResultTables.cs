@@ -62,7 +62,7 @@ internal static class ResultTables
             $"{delivery.PayloadBytes}-byte data, connected in {Format.Fixed(delivery.Connect.Seconds, 2)} s ({delivery.Connect.Failed} failed)");
         var table = new TextTable(
             "offered upd/s", "frames/s offered", "frames/s delivered", "p50 ms", "p99 ms", "p99.9 ms", "max ms",
-            "commit p99 ms", "lost", "broker CPU %", "broker µs/frame", "gen CPU %", "pub lag ms");
+            "commit p50/p99 ms", "pub lag p99/max ms", "lost", "broker CPU %", "broker µs/frame", "gen CPU %");
         foreach (var step in delivery.Steps)
         {
             table.Add(
@@ -73,21 +73,23 @@ internal static class ResultTables
                 Format.Ms(step.Latency.P99Ms),
                 Format.Ms(step.Latency.P999Ms),
                 Format.Ms(step.Latency.MaxMs),
-                Format.Ms(step.CommitLatency.P99Ms),
+                $"{Format.Ms(step.CommitLatency.P50Ms)} / {Format.Ms(step.CommitLatency.P99Ms)}",
+                $"{Format.Ms(step.PublisherLag.P99Ms)} / {Format.Ms(step.PublisherLag.MaxMs)}",
                 Format.Count(step.FramesLost),
                 Format.Fixed(step.Cpu.BrokerCpuPercent),
                 Format.Fixed(step.BrokerCpuMicrosecondsPerFrame, 2),
-                Format.Fixed(step.Cpu.GeneratorCpuPercent),
-                Format.Ms(step.PublisherMaxLagMs));
+                Format.Fixed(step.Cpu.GeneratorCpuPercent));
         }
 
         table.WriteTo(output);
+        output.WriteLine("latency is publish -> receive from each update's scheduled send time; it includes the broker's commit (commit column) and any publisher lag");
         var totals = delivery.Totals;
         output.WriteLine(
             $"updates received {Format.Count(totals.UpdatesReceived)}, lost {totals.FramesLost}, duplicates {totals.Duplicates}, " +
             $"seq regressions {totals.SeqRegressions}, unparsed {totals.UnparsedUpdates}; other frames: snapshots {totals.Snapshots}, " +
             $"pings {totals.Pings}, other {totals.OtherFrames}, fragmented {totals.FragmentedFrames}, oversized {totals.OversizedFrames}; " +
-            $"subscribers closed {totals.SubscribersClosed}");
+            $"subscribers closed {totals.SubscribersClosed}; generator GCs in the measured windows " +
+            $"{delivery.Steps.Sum(s => s.Cpu.GeneratorCollections)} ({Format.Fixed(delivery.Steps.Sum(s => s.Cpu.GeneratorGcPauseMs))} ms paused)");
     }
 
     private static void WriteConnections(ConnectionsResult connections, TextWriter output)
@@ -101,8 +103,15 @@ internal static class ResultTables
         table.Add("broker CPU while connecting", $"{Format.Fixed(connections.ConnectCpu.BrokerCpuPercent)} %");
         table.Add("broker RSS before / after", $"{Format.Fixed(connections.BrokerRssBeforeMiB)} / {Format.Fixed(connections.BrokerRssAfterMiB)} MiB");
         table.Add("broker memory per connection", $"{Format.Fixed(connections.BrokerKiBPerConnection)} KiB");
-        table.Add("one update to all: last arrival", $"{Format.Ms(connections.BroadcastToAllMs)} ms");
-        table.Add("one update to all: p50 / p99", $"{Format.Ms(connections.BroadcastLatency.P50Ms)} / {Format.Ms(connections.BroadcastLatency.P99Ms)} ms");
+        for (var i = 0; i < connections.Broadcasts.Count; i++)
+        {
+            var round = connections.Broadcasts[i];
+            table.Add(
+                $"one update to all, round {i + 1}: p50 / p99 / last",
+                $"{Format.Ms(round.Latency.P50Ms)} / {Format.Ms(round.Latency.P99Ms)} / {Format.Ms(round.LastArrivalMs)} ms " +
+                $"(commit {Format.Ms(round.CommitMaxMs)} ms; CPU broker {Format.Fixed(round.Cpu.BrokerCpuSeconds * 1000, 0)} ms, generator {Format.Fixed(round.Cpu.GeneratorCpuSeconds * 1000, 0)} ms)");
+        }
+
         table.Add("broker CPU idle, held open", $"{Format.Fixed(connections.HoldCpu.BrokerCpuPercent)} % over {Format.Fixed(connections.HoldSeconds)} s");
         table.Add("closed while held", Format.Count(connections.ClosedDuringHold));
         table.Add("generator RSS", $"{Format.Fixed(connections.GeneratorRssMiB)} MiB");

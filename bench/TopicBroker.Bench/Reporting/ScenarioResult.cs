@@ -67,7 +67,9 @@ internal sealed record CpuUsage(
     double? BrokerCpuSeconds,
     double? BrokerCpuPercent,
     double GeneratorCpuSeconds,
-    double GeneratorCpuPercent);
+    double GeneratorCpuPercent,
+    int GeneratorCollections,
+    double GeneratorGcPauseMs);
 
 internal sealed record DeliveryResult(
     string Mode,
@@ -94,7 +96,7 @@ internal sealed record DeliveryStep(
     CpuUsage Cpu,
     double? BrokerCpuMicrosecondsPerFrame,
     double? BrokerRssMiB,
-    double PublisherMaxLagMs,
+    LatencySummary PublisherLag,
     long PublisherRoomWaits,
     long FramesLost,
     long Duplicates,
@@ -132,13 +134,15 @@ internal sealed record ConnectionsResult(
     double? BrokerRssAfterMiB,
     double? BrokerKiBPerConnection,
     double GeneratorRssMiB,
-    double BroadcastToAllMs,
-    LatencySummary BroadcastLatency,
+    IReadOnlyList<BroadcastRound> Broadcasts,
     long BroadcastMissing,
     double HoldSeconds,
     CpuUsage HoldCpu,
     int ClosedDuringHold,
     long? OpenFilesLimit);
+
+/// <summary>One update to every topic of the connections scenario, timed to the last subscriber.</summary>
+internal sealed record BroadcastRound(double LastArrivalMs, LatencySummary Latency, double CommitMaxMs, CpuUsage Cpu);
 
 internal sealed record IngestResult(int PayloadBytes, IReadOnlyList<IngestMode> Modes);
 

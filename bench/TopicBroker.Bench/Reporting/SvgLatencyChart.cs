@@ -22,10 +22,10 @@ internal static class SvgLatencyChart
     {
         var rates = steps.Select(s => s.OfferedUpdatesPerSecond).ToArray();
         var latencies = steps.SelectMany(s => new[] { s.Latency.P50Ms, s.Latency.P99Ms }).Append(p99LimitMs).Where(v => v > 0).ToArray();
-        var xMin = Math.Pow(10, Math.Floor(Math.Log10(rates.DefaultIfEmpty(1).Min())));
-        var xMax = Math.Pow(10, Math.Ceiling(Math.Log10(rates.DefaultIfEmpty(10).Max() * 1.0001)));
-        var yMin = Math.Pow(10, Math.Floor(Math.Log10(latencies.DefaultIfEmpty(0.1).Min())));
-        var yMax = Math.Pow(10, Math.Ceiling(Math.Log10(latencies.DefaultIfEmpty(100).Max() * 1.0001)));
+        var xMin = NiceBelow(rates.DefaultIfEmpty(1).Min());
+        var xMax = NiceAbove(rates.DefaultIfEmpty(10).Max() * 1.0001);
+        var yMin = NiceBelow(latencies.DefaultIfEmpty(0.1).Min());
+        var yMax = NiceAbove(latencies.DefaultIfEmpty(100).Max() * 1.05);
         if (xMax <= xMin)
         {
             xMax = xMin * 10;
@@ -90,9 +90,23 @@ internal static class SvgLatencyChart
         }
     }
 
+    /// <summary>The largest 1, 2 or 5 times a power of ten at or below <paramref name="value"/>.</summary>
+    private static double NiceBelow(double value)
+    {
+        var decade = Math.Pow(10, Math.Floor(Math.Log10(value)));
+        return new[] { 5.0, 2.0, 1.0 }.Select(m => m * decade).First(v => v <= value * 1.0001);
+    }
+
+    /// <summary>The smallest 1, 2 or 5 times a power of ten at or above <paramref name="value"/>.</summary>
+    private static double NiceAbove(double value)
+    {
+        var decade = Math.Pow(10, Math.Floor(Math.Log10(value)));
+        return new[] { 1.0, 2.0, 5.0, 10.0 }.Select(m => m * decade).First(v => v >= value * 0.9999);
+    }
+
     private static IEnumerable<double> LogTicks(double min, double max)
     {
-        for (var decade = min; decade <= max * 1.0001; decade *= 10)
+        for (var decade = Math.Pow(10, Math.Floor(Math.Log10(min))); decade <= max * 1.0001; decade *= 10)
         {
             foreach (var multiple in new[] { 1.0, 2.0, 5.0 })
             {

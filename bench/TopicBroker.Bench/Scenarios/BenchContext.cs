@@ -27,10 +27,7 @@ internal sealed class BenchContext(
 
     public ProgressLine StartProgress(Func<string> describe) => ProgressLine.Start(Output, interactive, describe);
 
-    public CpuSnapshot SampleCpu() => new(
-        MonotonicClock.Now,
-        Target.ProcessId is { } pid ? ProcessMetrics.TryReadCpuTime(pid) : null,
-        ProcessMetrics.CurrentProcessCpuTime());
+    public CpuSnapshot SampleCpu() => CpuSnapshot.Take(Target.ProcessId);
 
     public double? BrokerRssMiB() =>
         Target.ProcessId is { } pid && ProcessMetrics.TryReadResidentKiB(pid) is { } kib ? kib / 1024.0 : null;

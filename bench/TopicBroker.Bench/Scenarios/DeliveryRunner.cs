@@ -251,7 +251,7 @@ internal static class DeliveryRunner
             Cpu: cpu,
             BrokerCpuMicrosecondsPerFrame: cpu.BrokerCpuSeconds is { } brokerSeconds && delivered > 0 ? brokerSeconds * 1e6 / delivered : null,
             BrokerRssMiB: rss,
-            PublisherMaxLagMs: publisher.MaxLagMs,
+            PublisherLag: publisher.Lag.Summarize(),
             PublisherRoomWaits: publisher.RoomWaits,
             FramesLost: stepLost,
             Duplicates: duplicates - duplicatesBefore,
