@@ -10,7 +10,21 @@ internal sealed class RepositoryLayout
     /// <summary>The folder holding TopicBroker.sln, or null when the tool runs outside the repository.</summary>
     public string? Root { get; }
 
-    public string DefaultBrokerDll => Path.Combine(Root ?? ".", "Broker", "bin", "Release", "net10.0", "TopicBroker.dll");
+    /// <summary>
+    /// The broker to start when --broker-dll is not given: the Release build output, except when
+    /// this code runs in-process inside a host that has TopicBroker.dll beside it (Broker.Tests),
+    /// where that copy is the one built together with the caller.
+    /// </summary>
+    public string DefaultBrokerDll
+    {
+        get
+        {
+            var beside = Path.Combine(AppContext.BaseDirectory, "TopicBroker.dll");
+            return File.Exists(beside) && File.Exists(Path.ChangeExtension(beside, ".runtimeconfig.json"))
+                ? beside
+                : Path.Combine(Root ?? ".", "Broker", "bin", "Release", "net10.0", "TopicBroker.dll");
+        }
+    }
 
     public string DefaultResultsDirectory => Path.Combine(Root ?? Directory.GetCurrentDirectory(), "bench", "results");
 

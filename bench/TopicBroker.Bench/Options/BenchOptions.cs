@@ -39,9 +39,11 @@ internal sealed class BenchOptions
           --rate <n>                updates per second in total (fanout default 500, topics default 2000)
           --subscribers <n>         fanout subscribers (default 1000)
           --topic <name>            fanout topic (default robots)
-          --sweep                   fanout: step the rate up until p99 exceeds --p99-limit-ms; writes an SVG chart
-          --sweep-rates <r1,r2,..>  the rates to step through
-          --p99-limit-ms <ms>       sweep stop condition (default 50)
+          --sweep                   fanout: step the rate up (50 .. 8000 updates/s) until p99 exceeds --p99-limit-ms in two
+                                    steps in a row, the broker delivers < 95% of the offered frames, or a frame is lost;
+                                    writes an SVG chart of p50/p99 vs offered rate
+          --sweep-rates <r1,r2,..>  the rates to step through (implies --sweep)
+          --p99-limit-ms <ms>       sweep limit (default 50)
           --topics <n>              topics scenario: number of topics (default 1000)
           --subscribers-per-topic <n>  topics scenario (default 10)
           --recv-buffer <bytes>     receive buffer per subscriber socket

@@ -102,7 +102,8 @@ internal sealed record DeliveryStep(
     long Duplicates,
     int OpenSubscribers,
     bool Drained,
-    bool OverLimit);
+    bool OverLimit,
+    bool Saturated);
 
 internal sealed record DeliveryTotals(
     long UpdatesReceived,
