@@ -53,7 +53,7 @@ internal sealed class BrokerProcess : IAsyncDisposable
         if (!File.Exists(brokerDll))
         {
             throw new BenchSetupException(
-                $"The broker build was not found at '{brokerDll}'. Run 'dotnet build -c Release Broker' " +
+                $"The broker build was not found at '{Path.GetFullPath(brokerDll)}'. Run 'dotnet build -c Release Broker' " +
                 "from the repository root, or pass --broker-dll <path to TopicBroker.dll>, or --url/--bridge for a running broker.");
         }
 

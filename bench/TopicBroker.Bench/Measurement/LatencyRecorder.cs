@@ -4,9 +4,11 @@ namespace TopicBroker.Bench.Measurement;
 /// Collects latencies from many receive loops without contention: every thread records into its
 /// own <see cref="LatencyHistogram"/>, and <see cref="Merge"/> adds them up once the traffic has
 /// stopped. Merging while threads still record would only miss a few in-flight increments, but
-/// the scenarios always drain first.
+/// the scenarios always drain first. It is deliberately not disposable: a receive loop may still
+/// hold the window it read just before the window was retired, and recording into a disposed
+/// ThreadLocal would throw inside that loop; the finalizer releases it instead.
 /// </summary>
-internal sealed class LatencyRecorder : IDisposable
+internal sealed class LatencyRecorder
 {
     private readonly ThreadLocal<LatencyHistogram> _perThread = new(static () => new LatencyHistogram(), trackAllValues: true);
 
@@ -22,6 +24,4 @@ internal sealed class LatencyRecorder : IDisposable
 
         return merged;
     }
-
-    public void Dispose() => _perThread.Dispose();
 }

@@ -5,7 +5,7 @@ namespace TopicBroker.Bench.Measurement;
 /// [<see cref="StartTimestamp"/>, <see cref="EndTimestamp"/>), so warm-up traffic and the drain
 /// after the window never count, however late they arrive.
 /// </summary>
-internal sealed class MeasurementWindow(long startTimestamp, long endTimestamp) : IDisposable
+internal sealed class MeasurementWindow(long startTimestamp, long endTimestamp)
 {
     public long StartTimestamp { get; } = startTimestamp;
 
@@ -16,8 +16,6 @@ internal sealed class MeasurementWindow(long startTimestamp, long endTimestamp) 
     public LatencyRecorder Recorder { get; } = new();
 
     public bool Contains(long timestamp) => timestamp >= StartTimestamp && timestamp < EndTimestamp;
-
-    public void Dispose() => Recorder.Dispose();
 }
 
 /// <summary>The window that receive loops record into right now; swapped between sweep steps after a full drain.</summary>

@@ -127,7 +127,7 @@ internal sealed class ConnectionsScenario : IScenario
         for (var round = 0; round < BroadcastRounds; round++)
         {
             var now = MonotonicClock.Now;
-            using var window = new MeasurementWindow(now, now + MonotonicClock.FromSeconds(3600));
+            var window = new MeasurementWindow(now, now + MonotonicClock.FromSeconds(3600));
             pool.Window.Current = window;
             bridge.BeginCommitWindow(window);
             var cpuBefore = context.SampleCpu();

@@ -8,7 +8,7 @@ namespace TopicBroker.Bench.Scenarios;
 /// Runs a delivery measurement: connects every subscriber (each must get its snapshot), then for
 /// each rate step publishes for warm-up + duration, samples CPU and counters at the window's
 /// edges, waits until every line is acked and every subscriber has seen every update, and
-/// records the step. A sweep stops at the first step over the p99 limit or with any loss.
+/// records the step. A sweep goes up the rates until <see cref="StopReason"/> finds a reason.
 /// </summary>
 internal static class DeliveryRunner
 {
@@ -175,7 +175,7 @@ internal static class DeliveryRunner
         CancellationToken cancellationToken)
     {
         var begin = MonotonicClock.Now;
-        using var window = new MeasurementWindow(
+        var window = new MeasurementWindow(
             begin + MonotonicClock.FromSeconds(settings.WarmupSeconds),
             begin + MonotonicClock.FromSeconds(settings.WarmupSeconds + settings.DurationSeconds));
         pool.Window.Current = window;

@@ -119,7 +119,7 @@ internal sealed class IngestScenario : IScenario
             }
 
             var begin = MonotonicClock.Now;
-            using var window = new MeasurementWindow(
+            var window = new MeasurementWindow(
                 begin + MonotonicClock.FromSeconds(_warmupSeconds),
                 begin + MonotonicClock.FromSeconds(_warmupSeconds + _durationSeconds));
             foreach (var bridge in bridges)
@@ -238,7 +238,7 @@ internal sealed class IngestScenario : IScenario
         };
         using var http = new HttpClient(handler) { BaseAddress = context.Target.HttpBase, Timeout = TimeSpan.FromSeconds(30) };
         var begin = MonotonicClock.Now;
-        using var window = new MeasurementWindow(
+        var window = new MeasurementWindow(
             begin + MonotonicClock.FromSeconds(_warmupSeconds),
             begin + MonotonicClock.FromSeconds(_warmupSeconds + _durationSeconds));
         long sent = 0, accepted = 0, rejected = 0, inWindow = 0;
