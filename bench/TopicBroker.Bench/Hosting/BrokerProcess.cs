@@ -111,7 +111,8 @@ internal sealed class BrokerProcess : IAsyncDisposable
             new IPEndPoint(IPAddress.Loopback, bridgePort),
             ProcessId: null,
             Owned: true,
-            Arguments: arguments);
+            Arguments: arguments,
+            Dll: Path.GetFullPath(brokerDll));
 
         if (!process.Start())
         {

@@ -9,7 +9,8 @@ internal sealed record BrokerTarget(
     IPEndPoint BridgeEndPoint,
     int? ProcessId,
     bool Owned,
-    IReadOnlyList<string> Arguments)
+    IReadOnlyList<string> Arguments,
+    string? Dll = null)
 {
     /// <summary>The Host header value for requests to <see cref="HttpBase"/>.</summary>
     public string HostHeader => HttpBase.Authority;

@@ -28,6 +28,45 @@ internal sealed class RepositoryLayout
 
     public string DefaultResultsDirectory => Path.Combine(Root ?? Directory.GetCurrentDirectory(), "bench", "results");
 
+    /// <summary>The commit checked out (from .git/HEAD, no git process), or null outside a repository.</summary>
+    public string? TryReadHeadCommit()
+    {
+        if (Root is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            var gitDirectory = Path.Combine(Root, ".git");
+            var head = File.ReadAllText(Path.Combine(gitDirectory, "HEAD")).Trim();
+            if (!head.StartsWith("ref: ", StringComparison.Ordinal))
+            {
+                return head;
+            }
+
+            var reference = head["ref: ".Length..];
+            var loose = Path.Combine(gitDirectory, reference);
+            if (File.Exists(loose))
+            {
+                return File.ReadAllText(loose).Trim();
+            }
+
+            var packed = Path.Combine(gitDirectory, "packed-refs");
+            return File.Exists(packed)
+                ? File.ReadLines(packed).Where(line => line.EndsWith(" " + reference, StringComparison.Ordinal)).Select(line => line[..40]).FirstOrDefault()
+                : null;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
     public static RepositoryLayout Discover()
     {
         // The working directory first (dotnet run from the repository), then the binary's own

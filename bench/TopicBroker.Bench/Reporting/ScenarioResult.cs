@@ -50,10 +50,13 @@ internal sealed record RunEnvironment(
     string Runtime,
     long? OpenFilesLimit,
     bool InlineSocketCompletions,
+    string? RepositoryCommit,
     bool Quick);
 
 internal sealed record BrokerInfo(
     bool StartedByTool,
+    string? Dll,
+    DateTimeOffset? DllWrittenUtc,
     string HttpBase,
     string Bridge,
     int? ProcessId,

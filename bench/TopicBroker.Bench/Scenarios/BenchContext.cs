@@ -39,10 +39,13 @@ internal sealed class BenchContext(
         Runtime: RuntimeInformation.FrameworkDescription,
         OpenFilesLimit: ProcessMetrics.TryReadOpenFilesLimit(),
         InlineSocketCompletions: Environment.GetEnvironmentVariable(BenchProgram.InlineCompletionsVariable) == "1",
+        RepositoryCommit: RepositoryLayout.Discover().TryReadHeadCommit(),
         Quick: quick);
 
     public BrokerInfo DescribeBroker() => new(
         StartedByTool: Target.Owned,
+        Dll: Target.Dll,
+        DllWrittenUtc: Target.Dll is { } dll && File.Exists(dll) ? File.GetLastWriteTimeUtc(dll) : null,
         HttpBase: Target.HttpBase.ToString(),
         Bridge: Target.BridgeEndPoint.ToString(),
         ProcessId: Target.ProcessId,
