@@ -27,6 +27,8 @@ internal sealed class BenchOptions
           --payload-bytes <n>       size of an update's data object (default 200)
           --send-queue <n>          Broker:SendQueueCapacity for a broker the tool starts (default: the broker's own)
           --results-dir <dir>       where JSON/SVG results go (default <repo>/bench/results)
+          --per-address <n>         subscriber sockets per source address 127.0.0.2, .3, ... in every scenario
+                                    (default 1000, the broker's default Broker:MaxConnectionsPerAddress; at most 20000)
 
         broker under test (default: start Broker/bin/Release/net10.0/TopicBroker.dll as a child process):
           --broker-dll <path>       the TopicBroker.dll to start
@@ -52,7 +54,6 @@ internal sealed class BenchOptions
           --connections <n>         idle subscribed connections (default 15000; the open-files limit applies)
           --topic <a,b,..>          topics to spread them over (default events,status,customers,inventory)
           --connect-concurrency <n> connections in flight at once (default 200)
-          --per-address <n>         connections per source address 127.0.0.2, .3, ... (default 5000, at most 20000)
           --hold <s>                seconds to hold them open and measure idle broker CPU (default 5)
 
         ingest:

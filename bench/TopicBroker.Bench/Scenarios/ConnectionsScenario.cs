@@ -16,13 +16,13 @@ namespace TopicBroker.Bench.Scenarios;
 /// Limits: the generator holds one socket per connection, so the open-files limit (ulimit -n,
 /// 20,000 on the reference machine) caps N a little below it; the broker, another process, has
 /// its own limit. Source addresses 127.0.0.2, .3, ... spread the client ports, since one source
-/// address has about 28,000 ephemeral ports (32768-60999) towards one server port.
+/// address has about 28,000 ephemeral ports (32768-60999) towards one server port, and the broker
+/// caps connections per remote address (Broker:MaxConnectionsPerAddress, 1000 by default).
 /// </remarks>
 internal sealed class ConnectionsScenario : IScenario
 {
     private const int DefaultConnections = 15_000;
     private const int DefaultConnectConcurrency = 200;
-    private const int DefaultPerAddress = 5_000;
     private const double DefaultHoldSeconds = 5;
     private const int BroadcastRounds = 3;
 
@@ -46,7 +46,7 @@ internal sealed class ConnectionsScenario : IScenario
         var quick = options.Quick;
         _connections = options.Connections ?? (quick ? 200 : DefaultConnections);
         _concurrency = options.ConnectConcurrency ?? (quick ? 50 : DefaultConnectConcurrency);
-        _perAddress = options.PerAddress ?? DefaultPerAddress;
+        _perAddress = options.PerAddress ?? SourceAddresses.DefaultPerAddress;
         _holdSeconds = options.HoldSeconds ?? (quick ? 0.5 : DefaultHoldSeconds);
         _settleSeconds = quick ? 0.3 : 2;
         _warmupConnections = quick ? 10 : 100;
@@ -74,7 +74,7 @@ internal sealed class ConnectionsScenario : IScenario
                 $"(ulimit -n). Use --connections {Math.Max(1, limit - ReservedDescriptors)} or raise the limit.");
         }
 
-        var addresses = SourceAddresses();
+        var addresses = SourceAddresses.For(_connections, _perAddress);
         var topicPaths = _topics.Select(context.Target.WebSocketPath).ToList();
         output.WriteLine(
             $"connections: {_connections} subscribers over topics {string.Join(",", _topics)} from {addresses.Count} source address(es) " +
@@ -83,7 +83,7 @@ internal sealed class ConnectionsScenario : IScenario
         // Warm up the empty broker (JIT, pools, first SQLite use) so "before" is a settled baseline.
         await using (var warmup = new SubscriberPool(context.Target.HttpEndPoint, context.Target.HostHeader, topicPaths, 4096))
         {
-            var placements = Enumerable.Range(0, _warmupConnections).Select(i => new SubscriberPlacement(i % _topics.Count, null)).ToList();
+            var placements = SourceAddresses.Place(_warmupConnections, _topics.Count, addresses);
             await warmup.ConnectAsync(placements, _concurrency, TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
             await using var warmupBridge = await BridgeConnection.ConnectAsync(context.Target.BridgeEndPoint, 1024, cancellationToken).ConfigureAwait(false);
             var warmupPublisher = new PacedPublisher(warmupBridge, new UpdateLineWriter(_topics, "warmup-", 1, _payloadBytes));
@@ -97,9 +97,7 @@ internal sealed class ConnectionsScenario : IScenario
         var rssBefore = context.BrokerRssMiB();
 
         await using var pool = new SubscriberPool(context.Target.HttpEndPoint, context.Target.HostHeader, topicPaths, 4096);
-        var allPlacements = Enumerable.Range(0, _connections)
-            .Select(i => new SubscriberPlacement(i % _topics.Count, addresses[i % addresses.Count]))
-            .ToList();
+        var allPlacements = SourceAddresses.Place(_connections, _topics.Count, addresses);
         var cpuBeforeConnect = context.SampleCpu();
         ConnectOutcome connect;
         await using (context.StartProgress(() => $"connections: {pool.Attempted:N0}/{_connections:N0} started, {pool.OpenCount():N0} open"))
@@ -233,16 +231,5 @@ internal sealed class ConnectionsScenario : IScenario
                 ClosedDuringHold: closedDuringHold,
                 OpenFilesLimit: filesLimit),
         };
-    }
-
-    private List<IPAddress> SourceAddresses()
-    {
-        var count = (_connections + _perAddress - 1) / _perAddress;
-        if (count > 250)
-        {
-            throw new BenchSetupException($"{_connections} connections at {_perAddress} per address need more than 250 source addresses.");
-        }
-
-        return [.. Enumerable.Range(2, count).Select(k => new IPAddress([127, 0, 0, (byte)k]))];
     }
 }

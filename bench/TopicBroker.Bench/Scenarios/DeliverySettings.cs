@@ -16,6 +16,7 @@ internal sealed record DeliverySettings(
     int ReceiveBufferBytes,
     int ConnectConcurrency,
     int MaxInFlight,
+    int PerAddress,
     /// <summary>Broker:SendQueueCapacity given with --send-queue; null means the broker's default.</summary>
     int? SendQueueCapacity)
 {

@@ -1,3 +1,4 @@
+using TopicBroker.Bench.Clients;
 using TopicBroker.Bench.Hosting;
 using TopicBroker.Bench.Options;
 using TopicBroker.Bench.Reporting;
@@ -43,6 +44,7 @@ internal sealed class FanoutScenario : IScenario
             ReceiveBufferBytes: options.ReceiveBufferBytes ?? 64 * 1024,
             ConnectConcurrency: options.ConnectConcurrency ?? 200,
             MaxInFlight: 65_536,
+            PerAddress: options.PerAddress ?? SourceAddresses.DefaultPerAddress,
             SendQueueCapacity: options.SendQueueCapacity);
     }
 

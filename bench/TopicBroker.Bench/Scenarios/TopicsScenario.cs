@@ -1,4 +1,5 @@
 using System.Globalization;
+using TopicBroker.Bench.Clients;
 using TopicBroker.Bench.Hosting;
 using TopicBroker.Bench.Options;
 using TopicBroker.Bench.Reporting;
@@ -39,6 +40,7 @@ internal sealed class TopicsScenario : IScenario
             ReceiveBufferBytes: options.ReceiveBufferBytes ?? 8 * 1024,
             ConnectConcurrency: options.ConnectConcurrency ?? 200,
             MaxInFlight: 65_536,
+            PerAddress: options.PerAddress ?? SourceAddresses.DefaultPerAddress,
             SendQueueCapacity: options.SendQueueCapacity);
     }
 
