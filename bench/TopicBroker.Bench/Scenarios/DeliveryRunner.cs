@@ -253,7 +253,8 @@ internal static class DeliveryRunner
         var cpu = CpuSnapshot.Between(cpuStart, cpuEnd);
         var delivered = updatesEnd - updatesStart;
         var published = publisher.PublishedPerTopic();
-        var subscribers = pool.Subscribers;
+        // Only subscribers that got their snapshot count; one that failed to connect is reported as such.
+        var subscribers = pool.Subscribers.Where(s => s.FirstFrameTimestamp != 0).ToList();
         long lost = 0;
         long duplicates = 0;
         foreach (var subscriber in subscribers)

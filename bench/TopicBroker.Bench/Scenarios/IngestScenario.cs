@@ -258,10 +258,23 @@ internal sealed class IngestScenario : IScenario
                 using var content = new ByteArrayContent(body, 0, length);
                 content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
                 Interlocked.Increment(ref sent);
-                using var response = await http.PostAsync($"api/topics/{Uri.EscapeDataString(_topic)}/entities/{id}", content, cancellationToken).ConfigureAwait(false);
-                var answer = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+                HttpStatusCode status;
+                string answer;
+                try
+                {
+                    using var response = await http.PostAsync($"api/topics/{Uri.EscapeDataString(_topic)}/entities/{id}", content, cancellationToken).ConfigureAwait(false);
+                    status = response.StatusCode;
+                    answer = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    // HttpClient's own timeout: the broker did not answer in 30 s.
+                    status = HttpStatusCode.RequestTimeout;
+                    answer = "no answer within the HTTP timeout";
+                }
+
                 var completedAt = MonotonicClock.Now;
-                if (response.StatusCode == HttpStatusCode.OK && answer.Contains("\"ok\":true", StringComparison.Ordinal))
+                if (status == HttpStatusCode.OK && answer.Contains("\"ok\":true", StringComparison.Ordinal))
                 {
                     Interlocked.Increment(ref accepted);
                     if (window.Contains(completedAt))
@@ -281,7 +294,7 @@ internal sealed class IngestScenario : IScenario
                     {
                         if (rejections.Count < 5)
                         {
-                            rejections.Add($"{(int)response.StatusCode}: {answer[..Math.Min(answer.Length, 300)]}");
+                            rejections.Add($"{(int)status}: {answer[..Math.Min(answer.Length, 300)]}");
                         }
                     }
                 }
