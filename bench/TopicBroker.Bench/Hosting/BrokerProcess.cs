@@ -13,11 +13,13 @@ namespace TopicBroker.Bench.Hosting;
 internal sealed class BrokerProcess : IAsyncDisposable
 {
     private const int KeptOutputLines = 40;
+    private const int KeptFirstLines = 15;
     private static readonly TimeSpan s_readinessTimeout = TimeSpan.FromSeconds(60);
 
     private readonly Process _process;
     private readonly string _dataDirectory;
     private readonly Queue<string> _lastOutput = new();
+    private readonly List<string> _firstOutput = [];
     private readonly Lock _outputLock = new();
     private int _outputLines;
 
@@ -32,6 +34,18 @@ internal sealed class BrokerProcess : IAsyncDisposable
 
     /// <summary>Lines the broker wrote; it runs with MinimumLevel Warning, so these are warnings and errors.</summary>
     public int OutputLines => Volatile.Read(ref _outputLines);
+
+    /// <summary>The first lines the broker wrote: where a start-up failure says what went wrong.</summary>
+    public IReadOnlyList<string> FirstOutput
+    {
+        get
+        {
+            lock (_outputLock)
+            {
+                return [.. _firstOutput];
+            }
+        }
+    }
 
     public IReadOnlyList<string> LastOutput
     {
@@ -178,9 +192,11 @@ internal sealed class BrokerProcess : IAsyncDisposable
             cancellationToken.ThrowIfCancellationRequested();
             if (_process.HasExited)
             {
+                // Also waits for the redirected output to reach its end, so the message is complete.
+                await _process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
                 throw new BenchSetupException(
-                    $"The broker exited with code {_process.ExitCode} during start-up. Its last output:{Environment.NewLine}" +
-                    string.Join(Environment.NewLine, LastOutput));
+                    $"The broker exited with code {_process.ExitCode} during start-up. Its output began:{Environment.NewLine}" +
+                    string.Join(Environment.NewLine, FirstOutput));
             }
 
             try
@@ -206,8 +222,8 @@ internal sealed class BrokerProcess : IAsyncDisposable
         }
 
         throw new BenchSetupException(
-            $"The broker did not become ready within {s_readinessTimeout.TotalSeconds:0} s ({lastFailure}). Its last output:{Environment.NewLine}" +
-            string.Join(Environment.NewLine, LastOutput));
+            $"The broker did not become ready within {s_readinessTimeout.TotalSeconds:0} s ({lastFailure}). Its output began:{Environment.NewLine}" +
+            string.Join(Environment.NewLine, FirstOutput));
     }
 
     private async Task<bool> IsBridgeListeningAsync(CancellationToken cancellationToken)
@@ -239,6 +255,11 @@ internal sealed class BrokerProcess : IAsyncDisposable
 
         lock (_outputLock)
         {
+            if (_firstOutput.Count < KeptFirstLines)
+            {
+                _firstOutput.Add(line);
+            }
+
             _lastOutput.Enqueue(line);
             while (_lastOutput.Count > KeptOutputLines)
             {
