@@ -16,8 +16,8 @@ public sealed class SlowConsumerTests
             // The stalled client reads only after the publishing is over; give it time to.
             ["Broker:CloseTimeout"] = "00:01:00",
         });
-        await using var stalled = await broker.ConnectAsync("robots");
-        await using var reader = await broker.ConnectAsync("robots");
+        await using var stalled = await broker.ConnectAsync("orders");
+        await using var reader = await broker.ConnectAsync("orders");
         await reader.ReceiveFrameAsync("snapshot");
 
         // 32 MiB in all: more than loopback socket buffers and Kestrel's can hold for a client
@@ -41,7 +41,7 @@ public sealed class SlowConsumerTests
         for (var i = 0; i < count; i++)
         {
             await readerCredit.WaitAsync().DefaultTimeout();
-            await broker.PublishAsync("robots", "robot-1", payload);
+            await broker.PublishAsync("orders", "order-1", payload);
         }
 
         var received = await readAll.DefaultTimeout(TimeSpan.FromSeconds(60));
@@ -53,7 +53,7 @@ public sealed class SlowConsumerTests
         Assert.That(reason, Is.EqualTo("slow consumer"));
         Assert.That(messages, Is.LessThan(count + 1), "the stalled client cannot have received everything");
         Assert.That(broker.Get<ConnectionManager>().SlowConsumerCloses, Is.EqualTo(1));
-        Assert.That(broker.Get<TopicRegistry>().TryGet("robots", out var topic) && topic.Counters.SlowConsumerCloses == 1, Is.True);
+        Assert.That(broker.Get<TopicRegistry>().TryGet("orders", out var topic) && topic.Counters.SlowConsumerCloses == 1, Is.True);
         Assert.That(reader.Socket.State, Is.EqualTo(WebSocketState.Open));
     }
 }

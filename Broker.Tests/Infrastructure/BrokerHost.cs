@@ -64,6 +64,8 @@ internal sealed class BrokerHost : IAsyncDisposable
             ["Broker:TcpBridge:Port"] = "0",
             ["Broker:Synchronous"] = "Normal",
             ["Serilog:MinimumLevel:Default"] = "Warning",
+            // Connection lifecycle events are signals some tests wait on.
+            ["Serilog:MinimumLevel:Override:TopicBroker"] = "Debug",
             ["Serilog:WriteTo:0:Name"] = "Console",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
@@ -169,12 +171,39 @@ internal sealed class BrokerHost : IAsyncDisposable
         }
     }
 
+    /// <summary>Waits for the broker to log an event matching <paramref name="match"/> (already logged ones count).</summary>
+    public Task WaitForLogAsync(Func<LogEvent, bool> match) => _logs.WaitForAsync(match).DefaultTimeout();
+
     private sealed class CapturingSink : ILogEventSink
     {
         private readonly ConcurrentQueue<LogEvent> _events = new();
+        private readonly List<(Func<LogEvent, bool> Match, TaskCompletionSource Signal)> _waiters = [];
 
         public IReadOnlyCollection<LogEvent> Events => _events;
 
-        public void Emit(LogEvent logEvent) => _events.Enqueue(logEvent);
+        public void Emit(LogEvent logEvent)
+        {
+            _events.Enqueue(logEvent);
+            lock (_waiters)
+            {
+                _waiters.RemoveAll(w => w.Match(logEvent) && w.Signal.TrySetResult());
+            }
+        }
+
+        public Task WaitForAsync(Func<LogEvent, bool> match)
+        {
+            var signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            lock (_waiters)
+            {
+                if (_events.Any(match))
+                {
+                    return Task.CompletedTask;
+                }
+
+                _waiters.Add((match, signal));
+            }
+
+            return signal.Task;
+        }
     }
 }

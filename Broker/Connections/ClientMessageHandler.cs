@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Unicode;
 using TopicBroker.Protocol;
+using TopicBroker.Security;
 
 namespace TopicBroker.Connections;
 
@@ -8,20 +9,22 @@ namespace TopicBroker.Connections;
 /// Answers what clients send on a WebSocket (protocol.md section 3, "Client to server"). Bad input
 /// gets an <c>error</c> frame and the connection goes on.
 /// </summary>
-internal sealed class ClientMessageHandler
+internal sealed class ClientMessageHandler(TokenValidator tokens, TimeProvider timeProvider)
 {
     private static readonly JsonReaderOptions ReaderOptions = new() { MaxDepth = 64 };
 
-    public void Handle(WebSocketConnection connection, ReadOnlySpan<byte> message)
+    public ValueTask HandleAsync(WebSocketConnection connection, ReadOnlyMemory<byte> message)
     {
-        if (!TryParse(message, out var type, out var data))
+        if (!TryParse(message.Span, out var type, out var data))
         {
             Reply(connection, FrameSerializer.Error(connection.Topic.Name, ErrorCodes.InvalidJson, "The message is not a JSON object."));
-            return;
+            return ValueTask.CompletedTask;
         }
 
         switch (type)
         {
+            case FrameTypes.Auth:
+                return new ValueTask(RefreshTokenAsync(connection, data));
             case FrameTypes.Pong:
                 // Arrival alone is the answer: the receive loop has already noted the activity.
                 break;
@@ -32,8 +35,66 @@ internal sealed class ClientMessageHandler
                 Reply(connection, FrameSerializer.Error(connection.Topic.Name, ErrorCodes.MissingType, "The message has no string 'type'."));
                 break;
             default:
-                Reply(connection, FrameSerializer.Error(connection.Topic.Name, ErrorCodes.UnknownType, "Clients may send 'ping' and 'pong'."));
+                Reply(connection, FrameSerializer.Error(connection.Topic.Name, ErrorCodes.UnknownType, "Clients may send 'ping', 'pong' and 'auth'."));
                 break;
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>
+    /// <c>{"type":"auth","data":{"token":"..."}}</c>: a new token replaces the connection's, in place,
+    /// if it is valid and still allows the topic; otherwise the old one stays (protocol.md section 11).
+    /// </summary>
+    private async Task RefreshTokenAsync(WebSocketConnection connection, byte[]? data)
+    {
+        var token = ReadTokenField(data);
+        var check = await tokens.ValidateAsync(token).ConfigureAwait(false);
+        if (!check.Ok)
+        {
+            Reply(connection, FrameSerializer.Error(connection.Topic.Name, ErrorCodes.InvalidToken, check.Error!));
+            return;
+        }
+
+        if (!check.Grants!.MaySubscribe(connection.Topic.Name))
+        {
+            Reply(connection, FrameSerializer.Error(connection.Topic.Name, ErrorCodes.Forbidden, "The new token does not allow this topic; the old one stays in force."));
+            return;
+        }
+
+        connection.TokenExpiresTimestamp = ToTimestamp(check.ExpiresAt);
+        Reply(connection, FrameSerializer.Auth(connection.Topic.Name, check.ExpiresAt == DateTimeOffset.MaxValue ? null : check.ExpiresAt.ToUnixTimeMilliseconds()));
+    }
+
+    /// <summary>Converts a wall-clock expiry into the monotonic timestamps the heartbeat compares.</summary>
+    public long ToTimestamp(DateTimeOffset expiresAt)
+    {
+        if (expiresAt == DateTimeOffset.MaxValue)
+        {
+            return long.MaxValue;
+        }
+
+        var remaining = expiresAt - timeProvider.GetUtcNow();
+        return timeProvider.GetTimestamp() + (long)(Math.Max(0, remaining.TotalSeconds) * timeProvider.TimestampFrequency);
+    }
+
+    private static string? ReadTokenField(byte[]? data)
+    {
+        if (data is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            using var document = JsonDocument.Parse(data);
+            return document.RootElement.ValueKind == JsonValueKind.Object
+                && document.RootElement.TryGetProperty("token", out var token)
+                && token.ValueKind == JsonValueKind.String ? token.GetString() : null;
+        }
+        catch (JsonException)
+        {
+            return null;
         }
     }
 

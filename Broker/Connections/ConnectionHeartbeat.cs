@@ -94,6 +94,11 @@ internal sealed partial class ConnectionHeartbeat(
                     connection.Abort();
                 }
             }
+            else if (now >= connection.TokenExpiresTimestamp)
+            {
+                Log.TokenExpired(logger, connection.Id, connection.Topic.Name);
+                connection.RequestClose(CloseCodes.TokenExpired, CloseCodes.TokenExpiredReason, drain: false);
+            }
             else if (now - connection.LastActivityTimestamp > pongTimeout)
             {
                 Log.PongTimeout(logger, connection.Id, connection.Topic.Name, _options.PongTimeout);
@@ -111,6 +116,9 @@ internal sealed partial class ConnectionHeartbeat(
 
         [LoggerMessage(2, LogLevel.Warning, "Connection {ConnectionId} on {Topic} sent nothing for {PongTimeout}; closing with 4408")]
         public static partial void PongTimeout(ILogger logger, long connectionId, string topic, TimeSpan pongTimeout);
+
+        [LoggerMessage(4, LogLevel.Information, "Connection {ConnectionId} on {Topic}: token expired; closing with 4401")]
+        public static partial void TokenExpired(ILogger logger, long connectionId, string topic);
 
         [LoggerMessage(3, LogLevel.Debug, "Connection {ConnectionId} on {Topic} did not finish closing in time; aborting")]
         public static partial void CloseTimedOut(ILogger logger, long connectionId, string topic);

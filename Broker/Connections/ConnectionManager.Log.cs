@@ -24,6 +24,9 @@ internal sealed partial class ConnectionManager
         [LoggerMessage(6, LogLevel.Information, "Shutting down {ConnectionCount} WebSocket connections")]
         public static partial void ShuttingDown(ILogger logger, int connectionCount);
 
+        [LoggerMessage(8, LogLevel.Warning, "Connection {ConnectionId} on {Topic} sent more than {MessagesPerSecond} messages a second; closing with 1008")]
+        public static partial void RateLimited(ILogger logger, long connectionId, string topic, int messagesPerSecond);
+
         [LoggerMessage(7, LogLevel.Warning, "Shutdown timed out with {ConnectionCount} connections still open; aborting them")]
         public static partial void ShutdownTimedOut(ILogger logger, int connectionCount);
     }

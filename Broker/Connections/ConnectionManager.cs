@@ -40,7 +40,10 @@ internal sealed partial class ConnectionManager
         TimeProvider = timeProvider;
         _logger = logger;
         _connectionLogger = connectionLogger;
+        _admission = new ConnectionAdmission(Options.MaxConnections, Options.MaxConnectionsPerAddress);
     }
+
+    private readonly ConnectionAdmission _admission;
 
     public BrokerOptions Options { get; }
 
@@ -58,7 +61,7 @@ internal sealed partial class ConnectionManager
     public ICollection<WebSocketConnection> Connections => _connections.Values;
 
     /// <summary>Runs an accepted WebSocket until it closes. Never throws for connection failures.</summary>
-    public async Task RunAsync(WebSocket socket, string topicName, long? since, IPAddress? remoteAddress)
+    public async Task RunAsync(WebSocket socket, string topicName, long? since, IPAddress? remoteAddress, DateTimeOffset tokenExpiresAt)
     {
         var id = Interlocked.Increment(ref _nextConnectionId);
         if (_shuttingDown)
@@ -67,6 +70,25 @@ internal sealed partial class ConnectionManager
             return;
         }
 
+        var address = remoteAddress ?? IPAddress.None;
+        if (!_admission.TryAdmit(address, out var refusal))
+        {
+            await RefuseAsync(socket, id, topicName, CloseCodes.PolicyViolation, refusal!).ConfigureAwait(false);
+            return;
+        }
+
+        try
+        {
+            await RunAdmittedAsync(socket, id, topicName, since, remoteAddress, tokenExpiresAt).ConfigureAwait(false);
+        }
+        finally
+        {
+            _admission.Release(address);
+        }
+    }
+
+    private async Task RunAdmittedAsync(WebSocket socket, long id, string topicName, long? since, IPAddress? remoteAddress, DateTimeOffset tokenExpiresAt)
+    {
         if (!_topics.TryGet(topicName, out var topic))
         {
             await RefuseAsync(socket, id, topicName, CloseCodes.Unsupported, CloseCodes.UnknownTopicReason(topicName)).ConfigureAwait(false);
@@ -82,7 +104,8 @@ internal sealed partial class ConnectionManager
 
         var connection = new WebSocketConnection(
             id, topic, socket, remoteAddress, this, _messageHandler,
-            Options.SendQueueCapacity, Options.MaxMessageBytes, TimeProvider.GetTimestamp(), _connectionLogger);
+            new WebSocketConnection.ConnectionSettings(Options.SendQueueCapacity, Options.MaxMessageBytes, Options.ClientMessagesPerSecond, Options.PolicyFor(topicName)),
+            TimeProvider.GetTimestamp(), _messageHandler.ToTimestamp(tokenExpiresAt), _connectionLogger);
         _connections[id] = connection;
         try
         {
@@ -115,6 +138,9 @@ internal sealed partial class ConnectionManager
 
     /// <summary>Fans a frame that changes no state (a ping) out to one topic's subscribers.</summary>
     public void Broadcast(TopicState topic, OutboundFrame frame) => topic.Broadcast(frame);
+
+    public void OnRateLimited(WebSocketConnection connection) =>
+        Log.RateLimited(_logger, connection.Id, connection.Topic.Name, Options.ClientMessagesPerSecond);
 
     public void OnSlowConsumer(WebSocketConnection connection)
     {

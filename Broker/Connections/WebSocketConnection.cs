@@ -3,7 +3,9 @@ using System.Net;
 using System.Net.WebSockets;
 using System.Threading.Channels;
 using TopicBroker.Diagnostics;
+using TopicBroker.Hosting;
 using TopicBroker.Protocol;
+using TopicBroker.Security;
 using TopicBroker.Topics;
 
 namespace TopicBroker.Connections;
@@ -22,6 +24,12 @@ internal sealed partial class WebSocketConnection
     private readonly ClientMessageHandler _messageHandler;
     private readonly ILogger _logger;
     private readonly int _maxMessageBytes;
+    private readonly DeliveryPolicy _policy;
+    private readonly Lock _conflationGate = new();
+    private Dictionary<string, OutboundFrame>? _conflated;
+    private bool _conflating;
+    private InboundRateLimiter _rateLimiter;
+    private long _tokenExpiresTimestamp;
     private CloseRequest? _close;
     private long _lastActivityTimestamp;
     private long _closeDeadlineTimestamp = long.MaxValue;
@@ -34,9 +42,9 @@ internal sealed partial class WebSocketConnection
         IPAddress? remoteAddress,
         ConnectionManager manager,
         ClientMessageHandler messageHandler,
-        int queueCapacity,
-        int maxMessageBytes,
+        ConnectionSettings settings,
         long nowTimestamp,
+        long tokenExpiresTimestamp,
         ILogger logger)
     {
         Id = id;
@@ -45,12 +53,15 @@ internal sealed partial class WebSocketConnection
         _socket = socket;
         _manager = manager;
         _messageHandler = messageHandler;
-        _maxMessageBytes = maxMessageBytes;
+        _maxMessageBytes = settings.MaxMessageBytes;
+        _policy = settings.Policy;
+        _rateLimiter = new InboundRateLimiter(settings.MessagesPerSecond, manager.TimeProvider.TimestampFrequency, nowTimestamp);
+        _tokenExpiresTimestamp = tokenExpiresTimestamp;
         _logger = logger;
         _lastActivityTimestamp = nowTimestamp;
         // FullMode.Wait makes TryWrite return false on a full queue: that false is the
         // slow-consumer signal, and nobody ever waits on it.
-        _queue = Channel.CreateBounded<OutboundFrame>(new BoundedChannelOptions(queueCapacity)
+        _queue = Channel.CreateBounded<OutboundFrame>(new BoundedChannelOptions(settings.QueueCapacity)
         {
             SingleReader = true,
             SingleWriter = false,
@@ -76,16 +87,102 @@ internal sealed partial class WebSocketConnection
 
     public long FramesSent => Volatile.Read(ref _framesSent);
 
+    /// <summary>When the connection's token expires (TimeProvider timestamp); long.MaxValue without auth.</summary>
+    public long TokenExpiresTimestamp
+    {
+        get => Volatile.Read(ref _tokenExpiresTimestamp);
+        set => Volatile.Write(ref _tokenExpiresTimestamp, value);
+    }
+
     /// <summary>Queues a frame for the send loop. Never waits; false means the queue is full or closed.</summary>
     public bool TryEnqueue(OutboundFrame frame) => _queue.Writer.TryWrite(frame);
 
-    /// <summary>Called by fan-out when <see cref="TryEnqueue"/> failed.</summary>
-    public void OnQueueFull()
+    /// <summary>
+    /// Fan-out's entry point: queue the frame, or apply the topic's delivery policy when the queue
+    /// is full. Never waits.
+    /// </summary>
+    public void Deliver(OutboundFrame frame)
     {
+        if (!Volatile.Read(ref _conflating) && _queue.Writer.TryWrite(frame))
+        {
+            return;
+        }
+
+        OnQueueFull(frame);
+    }
+
+    /// <summary>The queue had no room for <paramref name="frame"/> (null: a reply of the connection's own).</summary>
+    public void OnQueueFull(OutboundFrame? frame = null)
+    {
+        if (IsClosing)
+        {
+            return;
+        }
+
+        if (_policy == DeliveryPolicy.Latest && frame is not null)
+        {
+            Conflate(frame);
+            return;
+        }
+
+        var dropped = 1 + _queue.Reader.Count;
         if (RequestClose(CloseCodes.TryAgainLater, CloseCodes.SlowConsumerReason, drain: false))
         {
             Topic.Counters.AddSlowConsumerClose();
+            Topic.Counters.AddFramesDropped(dropped);
             _manager.OnSlowConsumer(this);
+        }
+    }
+
+    /// <summary>
+    /// The 'latest' policy (protocol.md section 3): while this subscriber is behind, every update
+    /// goes to a map holding the newest frame per id instead of the queue, so it catches up on
+    /// current values, never on a stale backlog. Frames without an id (pings, rebroadcast
+    /// snapshots) are skipped meanwhile: newer state is on its way anyway.
+    /// </summary>
+    private void Conflate(OutboundFrame frame)
+    {
+        if (frame.Id is null)
+        {
+            Topic.Counters.AddFramesDropped(1);
+            return;
+        }
+
+        lock (_conflationGate)
+        {
+            _conflated ??= new Dictionary<string, OutboundFrame>(StringComparer.Ordinal);
+            if (_conflated.Remove(frame.Id))
+            {
+                Topic.Counters.AddFramesConflated(1);
+            }
+
+            _conflated[frame.Id] = frame;
+            Volatile.Write(ref _conflating, true);
+        }
+    }
+
+    /// <summary>
+    /// Takes what conflation holds, oldest change first; null when it holds nothing, and then, if
+    /// the queue is empty too, the subscriber has caught up and conflation ends. Under the same
+    /// lock as <see cref="Conflate"/>, so no frame can slip in between the check and the switch.
+    /// </summary>
+    private List<OutboundFrame>? TakeConflated()
+    {
+        lock (_conflationGate)
+        {
+            if (_conflated is { Count: > 0 })
+            {
+                var frames = _conflated.Values.OrderBy(f => f.Seq).ToList();
+                _conflated.Clear();
+                return frames;
+            }
+
+            if (_queue.Reader.Count == 0)
+            {
+                Volatile.Write(ref _conflating, false);
+            }
+
+            return null;
         }
     }
 
@@ -139,17 +236,43 @@ internal sealed partial class WebSocketConnection
         {
             while (await reader.WaitToReadAsync().ConfigureAwait(false))
             {
-                while (reader.TryRead(out var frame))
+                while (true)
                 {
-                    if (_close is { Drain: false })
+                    while (reader.TryRead(out var frame))
                     {
-                        goto Close;
+                        if (_close is { Drain: false })
+                        {
+                            goto Close;
+                        }
+
+                        await SendFrameAsync(frame).ConfigureAwait(false);
                     }
 
-                    await _socket.SendAsync(frame.Payload, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None).ConfigureAwait(false);
-                    if (++_framesSent % BrokerMetrics.LatencySampleEvery == 0 && frame.IngestTimestamp != 0)
+                    if (!Volatile.Read(ref _conflating))
                     {
-                        _manager.Metrics?.RecordPublishToSend(Topic, frame.IngestTimestamp);
+                        break;
+                    }
+
+                    // Behind on a 'latest' topic: after the queue, the newest value per id.
+                    var conflated = TakeConflated();
+                    if (conflated is null)
+                    {
+                        if (reader.Count == 0)
+                        {
+                            break;
+                        }
+
+                        continue;
+                    }
+
+                    foreach (var frame in conflated)
+                    {
+                        if (_close is { Drain: false })
+                        {
+                            goto Close;
+                        }
+
+                        await SendFrameAsync(frame).ConfigureAwait(false);
                     }
                 }
             }
@@ -179,6 +302,15 @@ internal sealed partial class WebSocketConnection
         {
             Log.SendFailed(_logger, Id, Topic.Name, ex);
             Abort();
+        }
+    }
+
+    private async ValueTask SendFrameAsync(OutboundFrame frame)
+    {
+        await _socket.SendAsync(frame.Payload, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None).ConfigureAwait(false);
+        if (++_framesSent % BrokerMetrics.LatencySampleEvery == 0 && frame.IngestTimestamp != 0)
+        {
+            _manager.Metrics?.RecordPublishToSend(Topic, frame.IngestTimestamp);
         }
     }
 
@@ -263,7 +395,14 @@ internal sealed partial class WebSocketConnection
                 return;
             }
 
-            _messageHandler.Handle(this, buffer.AsSpan(0, count));
+            if (!_rateLimiter.TryTake(_manager.TimeProvider.GetTimestamp()))
+            {
+                _manager.OnRateLimited(this);
+                RequestClose(CloseCodes.PolicyViolation, CloseCodes.RateLimitReason, drain: false);
+                return;
+            }
+
+            await _messageHandler.HandleAsync(this, buffer.AsMemory(0, count)).ConfigureAwait(false);
         }
         finally
         {
@@ -310,6 +449,9 @@ internal sealed partial class WebSocketConnection
     // Kestrel's ConnectionAbortedException derives from OperationCanceledException.
     private static bool IsConnectionFailure(Exception ex) =>
         ex is WebSocketException or IOException or ObjectDisposedException or OperationCanceledException;
+
+    /// <summary>Per-connection settings fixed at admission.</summary>
+    internal readonly record struct ConnectionSettings(int QueueCapacity, int MaxMessageBytes, int MessagesPerSecond, DeliveryPolicy Policy);
 
     private sealed record CloseRequest(WebSocketCloseStatus Status, string Reason, bool Drain, OutboundFrame? FinalFrame);
 }

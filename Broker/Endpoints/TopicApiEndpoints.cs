@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using TopicBroker.Hosting;
 using TopicBroker.Ingest;
 using TopicBroker.Protocol;
+using TopicBroker.Security;
 using TopicBroker.Topics;
 
 namespace TopicBroker.Endpoints;
@@ -11,8 +12,6 @@ namespace TopicBroker.Endpoints;
 /// <summary>HTTP publish and snapshot: protocol.md section 7. Publishes take the same path as bridge lines.</summary>
 internal static class TopicApiEndpoints
 {
-    private const string JsonContentType = "application/json; charset=utf-8";
-
     public static IEndpointRouteBuilder MapTopicApi(this IEndpointRouteBuilder endpoints)
     {
         var api = endpoints.MapGroup("/api/topics");
@@ -22,19 +21,49 @@ internal static class TopicApiEndpoints
         return endpoints;
     }
 
-    private static Task GetSnapshotAsync(HttpContext context, string topic, TopicRegistry topics)
+    private static async Task GetSnapshotAsync(HttpContext context, string topic, TopicRegistry topics, TokenValidator tokens)
     {
-        if (!topics.TryGet(topic, out var state))
+        if (!await AuthorizeAsync(context, tokens, grants => grants.MaySubscribe(topic)).ConfigureAwait(false))
         {
-            return WriteAnswerAsync(context, PublishResult.Rejected(ErrorCodes.UnknownTopic, $"Unknown topic '{topic}'."));
+            return;
         }
 
-        return WriteJsonAsync(context, StatusCodes.Status200OK, state.GetSnapshot().Payload);
+        if (!topics.TryGet(topic, out var state))
+        {
+            await WriteAnswerAsync(context, PublishResult.Rejected(ErrorCodes.UnknownTopic, $"Unknown topic '{topic}'.")).ConfigureAwait(false);
+            return;
+        }
+
+        await JsonAnswers.WriteAsync(context, StatusCodes.Status200OK, state.GetSnapshot().Payload).ConfigureAwait(false);
+    }
+
+    /// <summary>401 without a valid token, 403 when it lacks the right; true when the request may go on.</summary>
+    private static async Task<bool> AuthorizeAsync(HttpContext context, TokenValidator tokens, Func<TopicGrants, bool> allows)
+    {
+        var token = await tokens.ValidateAsync(JsonAnswers.ReadToken(context.Request)).ConfigureAwait(false);
+        if (!token.Ok)
+        {
+            await JsonAnswers.WriteErrorAsync(context, StatusCodes.Status401Unauthorized, ErrorCodes.Unauthorized, token.Error!).ConfigureAwait(false);
+            return false;
+        }
+
+        if (!allows(token.Grants!))
+        {
+            await JsonAnswers.WriteErrorAsync(context, StatusCodes.Status403Forbidden, ErrorCodes.Forbidden, "The token does not allow this on this topic.").ConfigureAwait(false);
+            return false;
+        }
+
+        return true;
     }
 
     private static async Task PublishAsync(
-        HttpContext context, string topic, string id, ChangeParser parser, IngestPipeline pipeline, IOptions<BrokerOptions> options)
+        HttpContext context, string topic, string id, ChangeParser parser, IngestPipeline pipeline, TokenValidator tokens, IOptions<BrokerOptions> options)
     {
+        if (!await AuthorizeAsync(context, tokens, grants => grants.MayPublish(topic)).ConfigureAwait(false))
+        {
+            return;
+        }
+
         if (!parser.TryGetTopic(topic, out var state, out var error) || !ChangeParser.TryValidateId(id, out error))
         {
             await WriteAnswerAsync(context, error).ConfigureAwait(false);
@@ -58,8 +87,13 @@ internal static class TopicApiEndpoints
         await WriteAnswerAsync(context, result).ConfigureAwait(false);
     }
 
-    private static async Task DeleteAsync(HttpContext context, string topic, string id, ChangeParser parser, IngestPipeline pipeline)
+    private static async Task DeleteAsync(HttpContext context, string topic, string id, ChangeParser parser, IngestPipeline pipeline, TokenValidator tokens)
     {
+        if (!await AuthorizeAsync(context, tokens, grants => grants.MayPublish(topic)).ConfigureAwait(false))
+        {
+            return;
+        }
+
         if (!parser.TryGetTopic(topic, out var state, out var error) || !ChangeParser.TryValidateId(id, out error))
         {
             await WriteAnswerAsync(context, error).ConfigureAwait(false);
@@ -94,22 +128,15 @@ internal static class TopicApiEndpoints
     }
 
     private static Task WriteAnswerAsync(HttpContext context, PublishResult result) =>
-        WriteJsonAsync(context, StatusFor(result), FrameSerializer.Answer(result.ToAnswer()));
+        JsonAnswers.WriteAsync(context, StatusFor(result), FrameSerializer.Answer(result.ToAnswer()));
 
     private static int StatusFor(PublishResult result) => result.Error switch
     {
         null => StatusCodes.Status200OK,
         ErrorCodes.UnknownTopic => StatusCodes.Status404NotFound,
         ErrorCodes.TooLarge => StatusCodes.Status413PayloadTooLarge,
+        ErrorCodes.TooManyEntities => StatusCodes.Status409Conflict,
         ErrorCodes.Unavailable or ErrorCodes.ShuttingDown => StatusCodes.Status503ServiceUnavailable,
         _ => StatusCodes.Status400BadRequest,
     };
-
-    private static async Task WriteJsonAsync(HttpContext context, int status, byte[] body)
-    {
-        context.Response.StatusCode = status;
-        context.Response.ContentType = JsonContentType;
-        context.Response.ContentLength = body.Length;
-        await context.Response.Body.WriteAsync(body, context.RequestAborted).ConfigureAwait(false);
-    }
 }

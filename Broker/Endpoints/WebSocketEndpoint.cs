@@ -1,10 +1,12 @@
 using System.Globalization;
 using System.Net.WebSockets;
 using TopicBroker.Connections;
+using TopicBroker.Protocol;
+using TopicBroker.Security;
 
 namespace TopicBroker.Endpoints;
 
-/// <summary><c>GET /ws/{topic}[?since=N]</c>: protocol.md section 2.</summary>
+/// <summary><c>GET /ws/{topic}[?since=N][&amp;access_token=JWT]</c>: protocol.md sections 2 and 11.</summary>
 internal static class WebSocketEndpoint
 {
     public static IEndpointRouteBuilder MapTopicWebSockets(this IEndpointRouteBuilder endpoints)
@@ -13,12 +15,34 @@ internal static class WebSocketEndpoint
         return endpoints;
     }
 
-    private static async Task HandleAsync(HttpContext context, string topic, ConnectionManager connections)
+    private static async Task HandleAsync(
+        HttpContext context, string topic, ConnectionManager connections, OriginPolicy origins, TokenValidator tokens)
     {
         if (!context.WebSockets.IsWebSocketRequest)
         {
             context.Response.StatusCode = StatusCodes.Status400BadRequest;
             await context.Response.WriteAsync("This endpoint speaks WebSocket only; see protocol.md section 2.").ConfigureAwait(false);
+            return;
+        }
+
+        // Refusals that must happen before the upgrade, as HTTP statuses: a page from a foreign
+        // origin, and a missing or bad token. Neither learns anything about the topic.
+        if (!origins.IsAllowed(context.Request))
+        {
+            await JsonAnswers.WriteErrorAsync(context, StatusCodes.Status403Forbidden, ErrorCodes.OriginNotAllowed, "This page's origin may not open WebSockets here.").ConfigureAwait(false);
+            return;
+        }
+
+        var token = await tokens.ValidateAsync(JsonAnswers.ReadToken(context.Request)).ConfigureAwait(false);
+        if (!token.Ok)
+        {
+            await JsonAnswers.WriteErrorAsync(context, StatusCodes.Status401Unauthorized, ErrorCodes.Unauthorized, token.Error!).ConfigureAwait(false);
+            return;
+        }
+
+        if (!token.Grants!.MaySubscribe(topic))
+        {
+            await JsonAnswers.WriteErrorAsync(context, StatusCodes.Status403Forbidden, ErrorCodes.Forbidden, "The token does not allow subscribing to this topic.").ConfigureAwait(false);
             return;
         }
 
@@ -29,7 +53,7 @@ internal static class WebSocketEndpoint
             // Keep-alive is the broker's own ping frame (one timer for all connections).
             KeepAliveInterval = TimeSpan.Zero,
         }).ConfigureAwait(false);
-        await connections.RunAsync(socket, topic, ParseSince(context.Request.Query["since"]), context.Connection.RemoteIpAddress).ConfigureAwait(false);
+        await connections.RunAsync(socket, topic, ParseSince(context.Request.Query["since"]), context.Connection.RemoteIpAddress, token.ExpiresAt).ConfigureAwait(false);
     }
 
     /// <summary>A non-negative integer, or null (then the client gets a snapshot; protocol.md section 5).</summary>

@@ -5,6 +5,7 @@ using TopicBroker.Connections;
 using TopicBroker.Diagnostics;
 using TopicBroker.Endpoints;
 using TopicBroker.Ingest;
+using TopicBroker.Security;
 using TopicBroker.Storage;
 using TopicBroker.Topics;
 
@@ -22,9 +23,11 @@ internal static partial class BrokerApplication
         });
         configure?.Invoke(builder);
 
-        builder.Services.AddSerilog((services, logger) => logger
-            .ReadFrom.Configuration(builder.Configuration)
-            .ReadFrom.Services(services));
+        // Each host keeps its own logger: with the static Log.Logger shared, two brokers in one
+        // process (the tests) would write into each other's sinks.
+        builder.Services.AddSerilog(
+            (services, logger) => logger.ReadFrom.Configuration(builder.Configuration).ReadFrom.Services(services),
+            preserveStaticLogger: true);
 
         builder.Services.AddTopicBroker(builder.Configuration);
 
@@ -67,12 +70,18 @@ internal static partial class BrokerApplication
             .ValidateDataAnnotations()
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<BrokerOptions>, BrokerOptionsValidator>();
+        services.AddSingleton<IValidateOptions<BrokerOptions>, ExposureValidator>();
+        services.AddOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>().Configure<IOptions<BrokerOptions>>((kestrel, broker) =>
+            // A client that opens a connection and stalls in its handshake is dropped after this.
+            kestrel.Limits.RequestHeadersTimeout = broker.Value.HandshakeTimeout);
         services.AddOptions<HostOptions>().Configure<IOptions<BrokerOptions>>((host, broker) =>
             // The host must outwait the broker's own shutdown, or it would cut the drain short.
             host.ShutdownTimeout = broker.Value.ShutdownTimeout + TimeSpan.FromSeconds(5));
 
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<TopicRegistry>();
+        services.AddSingleton<TokenValidator>();
+        services.AddSingleton<OriginPolicy>();
         services.AddSingleton<ClientMessageHandler>();
         services.AddSingleton<ConnectionManager>();
         services.AddMetrics();
@@ -82,6 +91,8 @@ internal static partial class BrokerApplication
         services.AddSingleton<IngestPipeline>();
         services.AddSingleton<BridgeListener>();
         services.AddSingleton<IIngestSource>(sp => sp.GetRequiredService<BridgeListener>());
+
+        services.AddHostedService<AnonymousModeWarning>();
 
         // Start order matters: the pipeline loads state before anything can publish or subscribe.
         services.AddHostedService(sp => sp.GetRequiredService<IngestPipeline>());

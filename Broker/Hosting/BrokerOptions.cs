@@ -80,6 +80,15 @@ public sealed class BrokerOptions
         }
 
         RebroadcastTopics ??= [.. DefaultRebroadcastTopics.Where(t => Topics.Contains(t, StringComparer.Ordinal))];
+
+        // The built-in policies name default topics; drop them when those topics are not configured.
+        foreach (var topic in new[] { "robots", "status" })
+        {
+            if (!Topics.Contains(topic, StringComparer.Ordinal))
+            {
+                DeliveryPolicies.Remove(topic);
+            }
+        }
     }
 
     /// <summary>SQLite synchronous mode for commits.</summary>
@@ -94,6 +103,59 @@ public sealed class BrokerOptions
     public int MaxIngestBatch { get; set; } = 1024;
 
     public TcpBridgeOptions TcpBridge { get; set; } = new();
+
+    public TopicBroker.Security.AuthOptions Auth { get; set; } = new();
+
+    /// <summary>
+    /// Origins (scheme://host[:port]) whose pages may open WebSockets, besides the broker's own
+    /// origin and localhost, which are always allowed; <c>*</c> allows any origin.
+    /// </summary>
+    public string[]? AllowedOrigins { get; set; }
+
+    /// <summary>Messages a client may send per second (bursts of twice that); a flood is closed with 1008.</summary>
+    [Range(1, 1_000_000)]
+    public int ClientMessagesPerSecond { get; set; } = 20;
+
+    /// <summary>WebSocket connections in total; the next one is closed with 1008.</summary>
+    [Range(1, 10_000_000)]
+    public int MaxConnections { get; set; } = 50_000;
+
+    /// <summary>
+    /// WebSocket connections from one remote address; the next one is closed with 1008. A whole
+    /// restaurant behind one NAT is a few dozen screens; 1000 leaves room and stops one host from
+    /// taking every slot.
+    /// </summary>
+    [Range(1, 10_000_000)]
+    public int MaxConnectionsPerAddress { get; set; } = 1000;
+
+    /// <summary>Time a client has to send its complete HTTP request head (WebSocket handshake included).</summary>
+    public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Distinct ids per topic; a publish that would create one more is refused (too_many_entities).</summary>
+    [Range(1, 100_000_000)]
+    public int MaxEntitiesPerTopic { get; set; } = 100_000;
+
+    /// <summary>
+    /// What happens to a subscriber whose send queue is full, per topic (protocol.md section 3);
+    /// topics not listed use <see cref="DeliveryPolicy.Disconnect"/>.
+    /// </summary>
+    public Dictionary<string, DeliveryPolicy> DeliveryPolicies { get; set; } = new(StringComparer.Ordinal)
+    {
+        ["robots"] = DeliveryPolicy.Latest,
+        ["status"] = DeliveryPolicy.Latest,
+    };
+
+    internal DeliveryPolicy PolicyFor(string topic) =>
+        DeliveryPolicies.TryGetValue(topic, out var policy) ? policy : DeliveryPolicy.Disconnect;
+}
+
+public enum DeliveryPolicy
+{
+    /// <summary>Close a slow subscriber with 1013; it reconnects and resumes, so nothing is lost silently.</summary>
+    Disconnect,
+
+    /// <summary>Conflate a slow subscriber's backlog to the newest value per id; never disconnect it for being slow.</summary>
+    Latest,
 }
 
 public enum SynchronousMode
@@ -115,4 +177,14 @@ public sealed class TcpBridgeOptions
     /// <summary>0 picks a free port (tests).</summary>
     [Range(0, 65535)]
     public int Port { get; set; } = 5001;
+
+    /// <summary>Bridge connections at once; one more is answered too_many_connections and closed.</summary>
+    [Range(1, 100_000)]
+    public int MaxConnections { get; set; } = 64;
+
+    /// <summary>
+    /// A bridge connection on which nothing arrives for this long is closed (a half-open TCP
+    /// connection would otherwise hold its slot forever); idle bridges send blank lines.
+    /// </summary>
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromMinutes(2);
 }

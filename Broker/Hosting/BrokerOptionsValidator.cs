@@ -45,6 +45,20 @@ internal sealed class BrokerOptionsValidator : IValidateOptions<BrokerOptions>
         RequirePositive(failures, "CloseTimeout", options.CloseTimeout);
         RequirePositive(failures, "ShutdownTimeout", options.ShutdownTimeout);
         RequirePositive(failures, "PollingInterval", options.PollingInterval);
+        RequirePositive(failures, "HandshakeTimeout", options.HandshakeTimeout);
+        RequirePositive(failures, "TcpBridge:IdleTimeout", options.TcpBridge.IdleTimeout);
+        if (options.Auth.Enabled && System.Text.Encoding.UTF8.GetByteCount(options.Auth.SigningKey!) < 32)
+        {
+            failures.Add("Broker:Auth:SigningKey must be at least 32 bytes: HS256 with a shorter key is guessable.");
+        }
+
+        foreach (var topic in options.DeliveryPolicies.Keys)
+        {
+            if (options.Topics is not null && !options.Topics.Contains(topic, StringComparer.Ordinal))
+            {
+                failures.Add($"Broker:DeliveryPolicies names '{topic}', which is not in Broker:Topics.");
+            }
+        }
         if (options.ShutdownReconnectSpread < TimeSpan.Zero)
         {
             failures.Add("Broker:ShutdownReconnectSpread must not be negative.");

@@ -4,6 +4,7 @@ using System.IO.Pipelines;
 using System.Net.Sockets;
 using System.Threading.Channels;
 using TopicBroker.Protocol;
+using TopicBroker.Security;
 
 namespace TopicBroker.Ingest;
 
@@ -24,22 +25,33 @@ internal sealed partial class BridgeConnection : IDisposable
     private readonly NetworkStream _stream;
     private readonly ChangeParser _parser;
     private readonly IngestPipeline _pipeline;
+    private readonly TokenValidator _tokens;
     private readonly int _maxLineBytes;
+    private readonly TimeSpan _idleTimeout;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopReading = new();
+    private readonly CancellationTokenSource _readDeadline = new();
+    private TopicGrants? _grants;
+    private DateTimeOffset _tokenExpiresAt = DateTimeOffset.MaxValue;
     private readonly Channel<Task<PublishResult>> _unanswered = Channel.CreateBounded<Task<PublishResult>>(
         new BoundedChannelOptions(MaxUnansweredLines) { SingleReader = true, SingleWriter = true });
 
-    public BridgeConnection(long id, Socket socket, ChangeParser parser, IngestPipeline pipeline, int maxLineBytes, ILogger<BridgeConnection> logger)
+    public BridgeConnection(long id, Socket socket, ChangeParser parser, IngestPipeline pipeline, TokenValidator tokens, Limits limits, ILogger<BridgeConnection> logger)
     {
         Id = id;
         _socket = socket;
         _stream = new NetworkStream(socket, ownsSocket: true);
         _parser = parser;
         _pipeline = pipeline;
-        _maxLineBytes = maxLineBytes;
+        _tokens = tokens;
+        _maxLineBytes = limits.MaxLineBytes;
+        _idleTimeout = limits.IdleTimeout;
         _logger = logger;
+        // Without a signing key every line is allowed; with one, the first line must be {"auth":...}.
+        _grants = tokens.Enabled ? null : TopicGrants.Anonymous;
     }
+
+    internal readonly record struct Limits(int MaxLineBytes, TimeSpan IdleTimeout);
 
     public long Id { get; }
 
@@ -69,17 +81,22 @@ internal sealed partial class BridgeConnection : IDisposable
     {
         _stream.Dispose();
         _stopReading.Dispose();
+        _readDeadline.Dispose();
     }
 
     private async Task ReadLoopAsync()
     {
         var reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 64 * 1024, leaveOpen: true));
         var skippingOversizedLine = false;
+        using var stopOrDeadline = CancellationTokenSource.CreateLinkedTokenSource(_stopReading.Token, _readDeadline.Token);
         try
         {
             while (true)
             {
-                var result = await reader.ReadAsync(_stopReading.Token).ConfigureAwait(false);
+                // Silence for IdleTimeout (a half-open connection) or the token's expiry ends the connection.
+                var untilExpiry = _tokenExpiresAt - DateTimeOffset.UtcNow;
+                _readDeadline.CancelAfter(untilExpiry < _idleTimeout ? (untilExpiry > TimeSpan.Zero ? untilExpiry : TimeSpan.Zero) : _idleTimeout);
+                var result = await reader.ReadAsync(stopOrDeadline.Token).ConfigureAwait(false);
                 var buffer = result.Buffer;
                 while (TryReadLine(ref buffer, out var line))
                 {
@@ -90,7 +107,10 @@ internal sealed partial class BridgeConnection : IDisposable
                         continue;
                     }
 
-                    await HandleLineAsync(line).ConfigureAwait(false);
+                    if (!await HandleLineAsync(line).ConfigureAwait(false))
+                    {
+                        return;
+                    }
                 }
 
                 if (!skippingOversizedLine && buffer.Length > _maxLineBytes)
@@ -113,12 +133,21 @@ internal sealed partial class BridgeConnection : IDisposable
                 }
             }
         }
-        catch (OperationCanceledException) when (_stopReading.IsCancellationRequested)
+        catch (Exception ex) when (ex is OperationCanceledException or IOException)
         {
-        }
-        catch (IOException ex)
-        {
-            Log.ReadEnded(_logger, Id, ex.Message);
+            // A cancelled socket read can surface as either; which token fired says why.
+            if (_stopReading.IsCancellationRequested)
+            {
+                Log.StoppedReading(_logger, Id);
+            }
+            else if (_readDeadline.IsCancellationRequested)
+            {
+                Log.Expired(_logger, Id, DateTimeOffset.UtcNow >= _tokenExpiresAt ? "token expired" : "idle timeout");
+            }
+            else
+            {
+                Log.ReadEnded(_logger, Id, ex.Message);
+            }
         }
         finally
         {
@@ -126,31 +155,74 @@ internal sealed partial class BridgeConnection : IDisposable
         }
     }
 
-    private async ValueTask HandleLineAsync(ReadOnlySequence<byte> line)
+    /// <summary>Answers one line (in order, through the queue); false when the connection must close after it.</summary>
+    private async ValueTask<bool> HandleLineAsync(ReadOnlySequence<byte> line)
     {
         if (line.Length > _maxLineBytes)
         {
             await EnqueueAsync(Task.FromResult(TooLarge())).ConfigureAwait(false);
-            return;
+            return true;
         }
 
-        var span = line.IsSingleSegment ? line.FirstSpan : line.ToArray();
-        if (span.Length > 0 && span[^1] == (byte)'\r')
+        var bytes = line.IsSingleSegment ? line.First : line.ToArray();
+        if (bytes.Length > 0 && bytes.Span[^1] == (byte)'\r')
         {
-            span = span[..^1];
+            bytes = bytes[..^1];
         }
 
-        if (span.Trim(" \t"u8).IsEmpty)
+        if (bytes.Span.Trim(" \t"u8).IsEmpty)
         {
             // Blank lines are keep-alives, not requests: not answered (protocol.md section 6).
-            return;
+            return true;
         }
 
         LinesRead++;
-        var outcome = _parser.TryParseLine(span, out var change, out var error)
-            ? _pipeline.PublishAsync(change, CancellationToken.None)
-            : Task.FromResult(error);
+        if (ChangeParser.TryReadAuthLine(bytes.Span, out var token))
+        {
+            return await AuthenticateAsync(token).ConfigureAwait(false);
+        }
+
+        if (_grants is null)
+        {
+            await EnqueueAsync(Task.FromResult(PublishResult.Rejected(ErrorCodes.Unauthorized, "The first line must be {\"auth\":\"<token>\"}."))).ConfigureAwait(false);
+            return false;
+        }
+
+        Task<PublishResult> outcome;
+        if (!_parser.TryParseLine(bytes.Span, out var change, out var error))
+        {
+            outcome = Task.FromResult(error);
+        }
+        else if (!_grants.MayPublish(change.Topic.Name))
+        {
+            outcome = Task.FromResult(PublishResult.Rejected(ErrorCodes.Forbidden, $"The token does not allow publishing to '{change.Topic.Name}'."));
+        }
+        else
+        {
+            outcome = _pipeline.PublishAsync(change, CancellationToken.None);
+        }
+
         await EnqueueAsync(outcome).ConfigureAwait(false);
+        return true;
+    }
+
+    /// <summary>
+    /// <c>{"auth":"&lt;jwt&gt;"}</c>: the first line, or a refresh later. A refused first token ends the
+    /// connection; a refused refresh keeps the token in force (protocol.md section 11).
+    /// </summary>
+    private async ValueTask<bool> AuthenticateAsync(string? token)
+    {
+        var check = await _tokens.ValidateAsync(token).ConfigureAwait(false);
+        if (!check.Ok)
+        {
+            await EnqueueAsync(Task.FromResult(PublishResult.Rejected(ErrorCodes.Unauthorized, check.Error!))).ConfigureAwait(false);
+            return _grants is not null;
+        }
+
+        _grants = check.Grants;
+        _tokenExpiresAt = check.ExpiresAt;
+        await EnqueueAsync(Task.FromResult(PublishResult.Authenticated)).ConfigureAwait(false);
+        return true;
     }
 
     private ValueTask EnqueueAsync(Task<PublishResult> outcome) =>
@@ -197,16 +269,40 @@ internal sealed partial class BridgeConnection : IDisposable
         finally
         {
             await writer.CompleteAsync().ConfigureAwait(false);
-            try
-            {
-                _socket.Shutdown(SocketShutdown.Both);
-            }
-            catch (SocketException)
-            {
-                // Already gone.
-            }
+            await LingeringCloseAsync().ConfigureAwait(false);
         }
     }
+
+    /// <summary>
+    /// Ends the connection without destroying answers: FIN after the last answer, then read and
+    /// discard what the client is still sending, briefly. Closing with unread input would send an
+    /// RST, and a client's kernel drops received-but-unread answers on an RST.
+    /// </summary>
+    private async Task LingeringCloseAsync()
+    {
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Send);
+            using var linger = new CancellationTokenSource(LingerTimeout);
+            var scratch = ArrayPool<byte>.Shared.Rent(16 * 1024);
+            try
+            {
+                while (await _socket.ReceiveAsync(scratch, SocketFlags.None, linger.Token).ConfigureAwait(false) > 0)
+                {
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(scratch);
+            }
+        }
+        catch (Exception ex) when (ex is SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            // Gone, or still talking after the linger: close regardless.
+        }
+    }
+
+    private static readonly TimeSpan LingerTimeout = TimeSpan.FromSeconds(2);
 
     private void DrainUnanswered()
     {
@@ -218,7 +314,7 @@ internal sealed partial class BridgeConnection : IDisposable
 
     private static void WriteAnswer(PipeWriter writer, PublishResult result)
     {
-        if (result.Ok)
+        if (result.Ok && result.Seq > 0)
         {
             // The hot answer, written without a serializer: {"ok":true,"seq":N}\n
             var span = writer.GetSpan(OkPrefix.Length + 22);
@@ -259,6 +355,12 @@ internal sealed partial class BridgeConnection : IDisposable
 
         [LoggerMessage(3, LogLevel.Debug, "Bridge connection {BridgeConnectionId}: read ended ({Error})")]
         public static partial void ReadEnded(ILogger logger, long bridgeConnectionId, string error);
+
+        [LoggerMessage(6, LogLevel.Debug, "Bridge connection {BridgeConnectionId} stopped reading for shutdown")]
+        public static partial void StoppedReading(ILogger logger, long bridgeConnectionId);
+
+        [LoggerMessage(5, LogLevel.Information, "Bridge connection {BridgeConnectionId} closed: {Why}")]
+        public static partial void Expired(ILogger logger, long bridgeConnectionId, string why);
 
         [LoggerMessage(4, LogLevel.Debug, "Bridge connection {BridgeConnectionId}: write ended ({Error})")]
         public static partial void WriteEnded(ILogger logger, long bridgeConnectionId, string error);

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Options;
 using TopicBroker.Hosting;
+using TopicBroker.Security;
 
 namespace TopicBroker.Ingest;
 
@@ -16,6 +17,7 @@ internal sealed partial class BridgeListener : BackgroundService, IIngestSource
     private readonly BrokerOptions _options;
     private readonly ChangeParser _parser;
     private readonly IngestPipeline _pipeline;
+    private readonly TokenValidator _tokens;
     private readonly ILogger<BridgeListener> _logger;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ConcurrentDictionary<long, BridgeConnection> _connections = new();
@@ -27,8 +29,10 @@ internal sealed partial class BridgeListener : BackgroundService, IIngestSource
         IOptions<BrokerOptions> options,
         ChangeParser parser,
         IngestPipeline pipeline,
+        TokenValidator tokens,
         ILoggerFactory loggerFactory)
     {
+        _tokens = tokens;
         _options = options.Value;
         _parser = parser;
         _pipeline = pipeline;
@@ -78,10 +82,19 @@ internal sealed partial class BridgeListener : BackgroundService, IIngestSource
             {
                 var socket = await _listener!.AcceptAsync(stop.Token).ConfigureAwait(false);
                 socket.NoDelay = true;
-                var id = Interlocked.Increment(ref _nextId);
-                var connection = new BridgeConnection(id, socket, _parser, _pipeline, _options.MaxMessageBytes, _loggerFactory.CreateLogger<BridgeConnection>());
-                _connections[id] = connection;
                 running.RemoveAll(t => t.IsCompleted);
+                if (_connections.Count >= _options.TcpBridge.MaxConnections)
+                {
+                    running.Add(RefuseAsync(socket));
+                    continue;
+                }
+
+                var id = Interlocked.Increment(ref _nextId);
+                var connection = new BridgeConnection(
+                    id, socket, _parser, _pipeline, _tokens,
+                    new BridgeConnection.Limits(_options.MaxMessageBytes, _options.TcpBridge.IdleTimeout),
+                    _loggerFactory.CreateLogger<BridgeConnection>());
+                _connections[id] = connection;
                 running.Add(RunConnectionAsync(connection));
             }
         }
@@ -132,6 +145,23 @@ internal sealed partial class BridgeListener : BackgroundService, IIngestSource
         base.Dispose();
     }
 
+    /// <summary>Over Broker:TcpBridge:MaxConnections: one error line, then close (protocol.md section 6).</summary>
+    private async Task RefuseAsync(Socket socket)
+    {
+        Log.Refused(_logger, _options.TcpBridge.MaxConnections);
+        using var stream = new NetworkStream(socket, ownsSocket: true);
+        var answer = Protocol.FrameSerializer.Answer(PublishResult.Rejected(
+            Protocol.ErrorCodes.TooManyConnections, $"The bridge already has Broker:TcpBridge:MaxConnections ({_options.TcpBridge.MaxConnections}) connections.").ToAnswer());
+        try
+        {
+            await stream.WriteAsync(answer.Concat("\n"u8.ToArray()).ToArray()).ConfigureAwait(false);
+            socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception ex) when (ex is IOException or SocketException)
+        {
+        }
+    }
+
     private async Task RunConnectionAsync(BridgeConnection connection)
     {
         await Task.Yield();
@@ -157,6 +187,9 @@ internal sealed partial class BridgeListener : BackgroundService, IIngestSource
 
         [LoggerMessage(2, LogLevel.Information, "TCP bridge stopped; every line read was answered")]
         public static partial void Stopped(ILogger logger);
+
+        [LoggerMessage(4, LogLevel.Warning, "TCP bridge connection refused: already at {MaxConnections} connections")]
+        public static partial void Refused(ILogger logger, int maxConnections);
 
         [LoggerMessage(3, LogLevel.Error, "Bridge connection {BridgeConnectionId} failed")]
         public static partial void ConnectionFailed(ILogger logger, long bridgeConnectionId, Exception exception);

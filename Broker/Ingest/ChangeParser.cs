@@ -139,6 +139,29 @@ internal sealed class ChangeParser(TopicRegistry topics)
         return true;
     }
 
+    /// <summary>Whether a line is an auth line, <c>{"auth":"&lt;token&gt;"}</c>, and its token (null if not a string).</summary>
+    public static bool TryReadAuthLine(ReadOnlySpan<byte> line, out string? token)
+    {
+        token = null;
+        try
+        {
+            var reader = new Utf8JsonReader(line, ReaderOptions);
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject
+                || !reader.Read() || reader.TokenType != JsonTokenType.PropertyName || !reader.ValueTextEquals("auth"u8))
+            {
+                return false;
+            }
+
+            reader.Read();
+            token = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+            return true;
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
     public bool TryGetTopic(string? name, out TopicState topic, out PublishResult error)
     {
         if (name is not null && topics.TryGet(name, out topic!))

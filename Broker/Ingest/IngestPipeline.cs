@@ -25,6 +25,7 @@ internal sealed partial class IngestPipeline : BackgroundService
     private readonly TimeProvider _timeProvider;
     private readonly ILogger<IngestPipeline> _logger;
     private readonly int _maxBatch;
+    private readonly int _maxEntitiesPerTopic;
     private volatile bool _storeHealthy = true;
     private long _committedChanges;
     private long _commits;
@@ -43,6 +44,7 @@ internal sealed partial class IngestPipeline : BackgroundService
         _timeProvider = timeProvider;
         _logger = logger;
         _maxBatch = options.Value.MaxIngestBatch;
+        _maxEntitiesPerTopic = options.Value.MaxEntitiesPerTopic;
         // Bounded so publishers feel backpressure instead of the broker buffering without limit;
         // four batches' worth keeps the committer busy while the next batch gathers.
         _queue = Channel.CreateBounded<IngestItem>(new BoundedChannelOptions(_maxBatch * 4)
@@ -144,6 +146,12 @@ internal sealed partial class IngestPipeline : BackgroundService
 
     private void CommitAndBroadcast(List<PendingChange> batch)
     {
+        RejectNewEntitiesOverCap(batch);
+        if (batch.Count == 0)
+        {
+            return;
+        }
+
         var stored = new StoredChange[batch.Count];
         for (var i = 0; i < batch.Count; i++)
         {
@@ -166,6 +174,34 @@ internal sealed partial class IngestPipeline : BackgroundService
         {
             batch[i].Complete(PublishResult.Committed(stored[i].Seq));
         }
+    }
+
+    /// <summary>
+    /// Broker:MaxEntitiesPerTopic bounds what publishers can make the broker hold: an upsert that
+    /// would add one id too many is answered too_many_entities and leaves the batch.
+    /// </summary>
+    private void RejectNewEntitiesOverCap(List<PendingChange> batch)
+    {
+        Dictionary<TopicState, int>? added = null;
+        batch.RemoveAll(pending =>
+        {
+            var change = pending.Change;
+            if (change.Data is null || change.Topic.ContainsEntity(change.Id))
+            {
+                return false;
+            }
+
+            added ??= [];
+            var count = added.GetValueOrDefault(change.Topic);
+            if (change.Topic.EntityCount + count >= _maxEntitiesPerTopic)
+            {
+                pending.Complete(PublishResult.Rejected(ErrorCodes.TooManyEntities, $"The topic holds Broker:MaxEntitiesPerTopic ({_maxEntitiesPerTopic}) ids; delete some or update existing ones."));
+                return true;
+            }
+
+            added[change.Topic] = count + 1;
+            return false;
+        });
     }
 
     private void CommitExternalChanges()

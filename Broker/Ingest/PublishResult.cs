@@ -11,7 +11,10 @@ internal readonly record struct PublishResult(long Seq, string? Error, string? M
 
     public static PublishResult Rejected(string error, string message) => new(0, error, message);
 
+    /// <summary>The answer to an accepted auth line: <c>{"ok":true}</c>, no seq.</summary>
+    public static readonly PublishResult Authenticated = new(0, null, null);
+
     public static readonly PublishResult ShuttingDown = Rejected(ErrorCodes.ShuttingDown, "The broker is shutting down; retry when it is back.");
 
-    public PublishAnswer ToAnswer() => Ok ? new PublishAnswer(true, Seq, null, null) : new PublishAnswer(false, null, Error, Message);
+    public PublishAnswer ToAnswer() => Ok ? new PublishAnswer(true, Seq == 0 ? null : Seq, null, null) : new PublishAnswer(false, null, Error, Message);
 }

@@ -12,6 +12,7 @@ internal static class CloseCodes
     public const WebSocketCloseStatus InternalError = WebSocketCloseStatus.InternalServerError; // 1011
     public const WebSocketCloseStatus TryAgainLater = (WebSocketCloseStatus)1013;
     public const WebSocketCloseStatus PongTimeout = (WebSocketCloseStatus)4408;
+    public const WebSocketCloseStatus TokenExpired = (WebSocketCloseStatus)4401;
 
     public const string ShuttingDownReason = "server shutting down";
     public const string TooManyConnectionsReason = "Too many connections";
@@ -20,6 +21,9 @@ internal static class CloseCodes
     public const string TooBigReason = "message too big";
     public const string PongTimeoutReason = "pong timeout";
     public const string InternalErrorReason = "internal error";
+    public const string TooManyConnectionsFromAddressReason = "Too many connections from this address";
+    public const string RateLimitReason = "rate limit exceeded";
+    public const string TokenExpiredReason = "token expired";
 
     public static string UnknownTopicReason(string topic) =>
         // A close reason is at most 123 bytes; topic names from the URL are clipped to fit.

@@ -13,4 +13,10 @@ internal static class ErrorCodes
     public const string TooLarge = "too_large";
     public const string Unavailable = "unavailable";
     public const string ShuttingDown = "shutting_down";
+    public const string Unauthorized = "unauthorized";
+    public const string Forbidden = "forbidden";
+    public const string InvalidToken = "invalid_token";
+    public const string OriginNotAllowed = "origin_not_allowed";
+    public const string TooManyConnections = "too_many_connections";
+    public const string TooManyEntities = "too_many_entities";
 }

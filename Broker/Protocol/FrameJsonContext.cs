@@ -11,4 +11,5 @@ namespace TopicBroker.Protocol;
 [JsonSerializable(typeof(ErrorFrame))]
 [JsonSerializable(typeof(ShutdownFrame))]
 [JsonSerializable(typeof(PublishAnswer))]
+[JsonSerializable(typeof(AuthFrame))]
 internal sealed partial class FrameJsonContext : JsonSerializerContext;

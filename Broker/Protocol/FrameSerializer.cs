@@ -40,6 +40,9 @@ internal static class FrameSerializer
     public static OutboundFrame Shutdown(string topic, string reason, long reconnectAfterMs, long resumeFrom) =>
         new(Serialize(new ShutdownFrame(topic, new ShutdownData(reason, reconnectAfterMs, resumeFrom)), FrameJsonContext.Default.ShutdownFrame));
 
+    public static OutboundFrame Auth(string topic, long? expiresAtUnixMs) =>
+        new(Serialize(new AuthFrame(topic, new AuthData(true, expiresAtUnixMs)), FrameJsonContext.Default.AuthFrame));
+
     public static byte[] Answer(PublishAnswer answer) => Serialize(answer, FrameJsonContext.Default.PublishAnswer);
 
     public static byte[] Serialize<T>(T value, JsonTypeInfo<T> typeInfo)

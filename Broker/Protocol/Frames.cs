@@ -56,6 +56,15 @@ internal sealed record ShutdownFrame(string Topic, ShutdownData Data)
 
 internal readonly record struct ShutdownData(string Reason, long ReconnectAfterMs, long ResumeFrom);
 
+/// <summary>The answer to a client's in-band token refresh (protocol.md section 11).</summary>
+internal sealed record AuthFrame(string Topic, AuthData Data)
+{
+    [JsonPropertyOrder(-1)]
+    public string Type => FrameTypes.Auth;
+}
+
+internal readonly record struct AuthData(bool Ok, long? ExpiresAt);
+
 /// <summary>The answer to one bridge line or HTTP publish (protocol.md sections 6 and 7).</summary>
 internal sealed record PublishAnswer(
     bool Ok,
@@ -71,6 +80,7 @@ internal static class FrameTypes
     public const string Pong = "pong";
     public const string Error = "error";
     public const string Shutdown = "shutdown";
+    public const string Auth = "auth";
 }
 
 internal static class ChangeOps

@@ -8,6 +8,8 @@ internal sealed class TopicCounters
     private long _slowConsumerCloses;
     private long _lastUpdateUnixMs;
     private long _framesSentByClosedConnections;
+    private long _framesConflated;
+    private long _framesDropped;
 
     public long UpdatesIn => Volatile.Read(ref _updatesIn);
 
@@ -19,6 +21,16 @@ internal sealed class TopicCounters
 
     /// <summary>Frames written by connections that have since closed (live ones count their own).</summary>
     public long FramesSentByClosedConnections => Volatile.Read(ref _framesSentByClosedConnections);
+
+    /// <summary>Update frames a slow subscriber on a 'latest' topic never got because a newer one for the same id replaced them.</summary>
+    public long FramesConflated => Volatile.Read(ref _framesConflated);
+
+    /// <summary>Frames discarded undelivered: a slow consumer's queue when it is closed, pings skipped while conflating.</summary>
+    public long FramesDropped => Volatile.Read(ref _framesDropped);
+
+    public void AddFramesConflated(long count) => Interlocked.Add(ref _framesConflated, count);
+
+    public void AddFramesDropped(long count) => Interlocked.Add(ref _framesDropped, count);
 
     public void AddFramesSentByClosedConnection(long count) => Interlocked.Add(ref _framesSentByClosedConnections, count);
 

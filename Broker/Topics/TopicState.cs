@@ -8,7 +8,7 @@ namespace TopicBroker.Topics;
 /// to it. One lock guards all of it, so that a subscriber joins between two changes: it gets the
 /// state (or the replay) up to some seq N and then exactly the live changes after N, with no gap
 /// and no duplicate. The lock is taken once per broadcast, never per recipient, and nothing under
-/// it waits: fan-out only calls <see cref="WebSocketConnection.TryEnqueue"/>.
+/// it waits: fan-out only calls <see cref="WebSocketConnection.Deliver"/>.
 /// </summary>
 internal sealed class TopicState
 {
@@ -51,6 +51,14 @@ internal sealed class TopicState
             {
                 return _entities.Count;
             }
+        }
+    }
+
+    public bool ContainsEntity(string id)
+    {
+        lock (_gate)
+        {
+            return _entities.ContainsKey(id);
         }
     }
 
@@ -210,11 +218,7 @@ internal sealed class TopicState
         // array (the lock is re-entrant): the element moved into slot i has already been visited.
         for (var i = count - 1; i >= 0; i--)
         {
-            var subscriber = _subscribers[i];
-            if (!subscriber.TryEnqueue(frame))
-            {
-                subscriber.OnQueueFull();
-            }
+            _subscribers[i].Deliver(frame);
         }
 
         Counters.AddFramesQueued(count);

@@ -1,0 +1,75 @@
+using Microsoft.Playwright;
+
+namespace TopicBroker.Tests.Infrastructure;
+
+/// <summary>
+/// Real headless Chromium (Debian's, at /usr/bin/chromium; .ci/run installs it, nothing is
+/// downloaded) driven by Playwright. One browser per test run; each test gets a fresh context.
+/// </summary>
+internal static class BrowserFixture
+{
+    public const string ChromiumPath = "/usr/bin/chromium";
+
+    private static readonly SemaphoreSlim Gate = new(1, 1);
+    private static IPlaywright? s_playwright;
+    private static IBrowser? s_browser;
+
+    /// <summary>A new isolated browser context (own cookies and storage); dispose it at the end of the test.</summary>
+    public static async Task<IBrowserContext> NewContextAsync()
+    {
+        var browser = await GetBrowserAsync();
+        return await browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1400, Height = 900 } });
+    }
+
+    /// <summary>Where tests save the screenshots the README shows.</summary>
+    public static string DocsPath(string fileName)
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "TopicBroker.sln")))
+            {
+                Directory.CreateDirectory(Path.Combine(dir.FullName, "docs"));
+                return Path.Combine(dir.FullName, "docs", fileName);
+            }
+        }
+
+        return Path.Combine(AppContext.BaseDirectory, fileName);
+    }
+
+    private static async Task<IBrowser> GetBrowserAsync()
+    {
+        await Gate.WaitAsync();
+        try
+        {
+            if (s_browser is { IsConnected: true })
+            {
+                return s_browser;
+            }
+
+            Assert.That(File.Exists(ChromiumPath), Is.True, $"{ChromiumPath} is missing: apt-get install chromium (.ci/run does)");
+            s_playwright ??= await Playwright.CreateAsync();
+            s_browser = await s_playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+            {
+                ExecutablePath = ChromiumPath,
+                Headless = true,
+                Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+            });
+            return s_browser;
+        }
+        finally
+        {
+            Gate.Release();
+        }
+    }
+
+    /// <summary>Closes the browser at the end of the run (called by <see cref="BrowserTeardown"/>).</summary>
+    internal static async Task CloseAsync()
+    {
+        if (s_browser is not null)
+        {
+            await s_browser.CloseAsync();
+        }
+
+        s_playwright?.Dispose();
+    }
+}

@@ -1,0 +1,181 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Net.WebSockets;
+using System.Text;
+using Microsoft.Extensions.Options;
+
+namespace TopicBroker.Tests.Security;
+
+public sealed class OriginAndLimitTests
+{
+    private static async Task<HttpStatusCode> HandshakeWithOriginAsync(BrokerHost broker, string? origin)
+    {
+        using var socket = new ClientWebSocket();
+        socket.Options.CollectHttpResponseDetails = true;
+        if (origin is not null)
+        {
+            socket.Options.SetRequestHeader("Origin", origin);
+        }
+
+        try
+        {
+            await socket.ConnectAsync(broker.WebSocketUri("robots"), CancellationToken.None).DefaultTimeout();
+            return HttpStatusCode.SwitchingProtocols;
+        }
+        catch (WebSocketException)
+        {
+            return socket.HttpStatusCode;
+        }
+    }
+
+    [Test]
+    public async Task ForeignOrigin_IsRefusedWith403_WhileOwnLocalhostConfiguredAndAbsentOriginsConnect()
+    {
+        await using var broker = await BrokerHost.StartAsync(new Dictionary<string, string?> { ["Broker:AllowedOrigins:0"] = "https://kitchen.example" });
+
+        Assert.That(await HandshakeWithOriginAsync(broker, "https://evil.example"), Is.EqualTo(HttpStatusCode.Forbidden));
+        Assert.That(await HandshakeWithOriginAsync(broker, "null"), Is.EqualTo(HttpStatusCode.Forbidden));
+        Assert.That(await HandshakeWithOriginAsync(broker, "https://kitchen.example"), Is.EqualTo(HttpStatusCode.SwitchingProtocols));
+        Assert.That(await HandshakeWithOriginAsync(broker, "http://localhost:8080"), Is.EqualTo(HttpStatusCode.SwitchingProtocols));
+        Assert.That(await HandshakeWithOriginAsync(broker, $"http://127.0.0.1:{broker.HttpPort}"), Is.EqualTo(HttpStatusCode.SwitchingProtocols));
+        Assert.That(await HandshakeWithOriginAsync(broker, null), Is.EqualTo(HttpStatusCode.SwitchingProtocols));
+    }
+
+    [Test]
+    public async Task FloodingClient_IsClosedWith1008_AndOthersGoOn()
+    {
+        await using var broker = await BrokerHost.StartAsync(new Dictionary<string, string?> { ["Broker:ClientMessagesPerSecond"] = "5" });
+        await using var bystander = await broker.ConnectAsync("events");
+        await using var flooder = await broker.ConnectAsync("events");
+        await bystander.ReceiveFrameAsync("snapshot");
+        await flooder.ReceiveFrameAsync("snapshot");
+
+        // A burst of 50 is far over the bucket of 10 (twice the rate) whatever the timing.
+        var burst = string.Concat(Enumerable.Repeat("""{"type":"ping","data":1}""" + "\u0001", 50)).Split('\u0001', StringSplitOptions.RemoveEmptyEntries);
+        foreach (var message in burst)
+        {
+            try
+            {
+                await flooder.SendTextAsync(message);
+            }
+            catch (WebSocketException)
+            {
+                break;
+            }
+        }
+
+        var (status, reason, _) = await flooder.ReceiveUntilCloseAsync();
+        Assert.That(status, Is.EqualTo(WebSocketCloseStatus.PolicyViolation));
+        Assert.That(reason, Is.EqualTo("rate limit exceeded"));
+        var seq = await broker.PublishAsync("events", "e", "{}");
+        Assert.That((await bystander.ReceiveFrameAsync("update")).GetProperty("seq").GetInt64(), Is.EqualTo(seq));
+    }
+
+    [TestCase("Broker:MaxConnections", "Too many connections")]
+    [TestCase("Broker:MaxConnectionsPerAddress", "Too many connections from this address")]
+    public async Task ConnectionOverTotalOrPerAddressCap_IsClosedWith1008(string key, string reason)
+    {
+        await using var broker = await BrokerHost.StartAsync(new Dictionary<string, string?> { [key] = "2" });
+        await using var first = await broker.ConnectAsync("robots");
+        await using var second = await broker.ConnectAsync("orders");
+        await first.ReceiveFrameAsync("snapshot");
+        await second.ReceiveFrameAsync("snapshot");
+
+        await using var third = await broker.ConnectAsync("tables");
+        var (status, actualReason, _) = await third.ReceiveUntilCloseAsync();
+
+        Assert.That(status, Is.EqualTo(WebSocketCloseStatus.PolicyViolation));
+        Assert.That(actualReason, Is.EqualTo(reason));
+    }
+
+    [Test]
+    public async Task BridgeOverMaxConnections_IsAnsweredTooManyConnectionsAndClosed()
+    {
+        await using var broker = await BrokerHost.StartAsync(new Dictionary<string, string?> { ["Broker:TcpBridge:MaxConnections"] = "1" });
+        await using var first = await broker.ConnectBridgeAsync();
+        Assert.That(await first.PublishAsync("""{"topic":"robots","id":"r","data":{}}"""), Is.EqualTo(1));
+
+        await using var second = await broker.ConnectBridgeAsync();
+
+        Assert.That((await second.ReadAnswerAsync())!.Value.GetProperty("error").GetString(), Is.EqualTo("too_many_connections"));
+        Assert.That(await second.ReadAnswerAsync(), Is.Null);
+        Assert.That(await first.PublishAsync("""{"topic":"robots","id":"r","data":{}}"""), Is.EqualTo(2));
+    }
+
+    [Test]
+    public async Task EntityCap_RefusesNewIds_ButNotUpdatesOrIdsFreedByDelete()
+    {
+        await using var broker = await BrokerHost.StartAsync(new Dictionary<string, string?> { ["Broker:MaxEntitiesPerTopic"] = "3" });
+        await using var bridge = await broker.ConnectBridgeAsync();
+        for (var i = 1; i <= 3; i++)
+        {
+            await bridge.PublishAsync($$$"""{"topic":"orders","id":"o{{{i}}}","data":{}}""");
+        }
+
+        await bridge.SendLineAsync("""{"topic":"orders","id":"o4","data":{}}""");
+        Assert.That((await bridge.ReadAnswerAsync())!.Value.GetProperty("error").GetString(), Is.EqualTo("too_many_entities"));
+        Assert.That(await bridge.PublishAsync("""{"topic":"orders","id":"o1","data":{"again":true}}"""), Is.EqualTo(4));
+        Assert.That(await bridge.PublishAsync("""{"topic":"orders","id":"o2","op":"delete"}"""), Is.EqualTo(5));
+        Assert.That(await bridge.PublishAsync("""{"topic":"orders","id":"o4","data":{}}"""), Is.EqualTo(6));
+    }
+
+    [Test]
+    public async Task SilentBridgeConnection_IsClosedAfterIdleTimeout()
+    {
+        await using var broker = await BrokerHost.StartAsync(new Dictionary<string, string?> { ["Broker:TcpBridge:IdleTimeout"] = "00:00:00.500" });
+        await using var bridge = await broker.ConnectBridgeAsync();
+
+        Assert.That(await bridge.ReadAnswerAsync(), Is.Null);
+        await broker.WaitForLogAsync(e => e.RenderMessage().Contains("idle timeout", StringComparison.Ordinal));
+    }
+
+    [Test]
+    public async Task StalledHandshake_IsDroppedAfterHandshakeTimeout()
+    {
+        await using var broker = await BrokerHost.StartAsync(new Dictionary<string, string?> { ["Broker:HandshakeTimeout"] = "00:00:01" });
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, broker.HttpPort).DefaultTimeout();
+        var stream = tcp.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes("GET /ws/robots HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n")).AsTask().DefaultTimeout();
+
+        // Kestrel may answer 408 before closing; either way the connection ends.
+        var buffer = new byte[4096];
+        while (await stream.ReadAsync(buffer).AsTask().DefaultTimeout() > 0)
+        {
+        }
+
+        Assert.That(tcp.Client.Poll(0, SelectMode.SelectRead), Is.True);
+    }
+
+    [Test]
+    public async Task ClientVanishingWithoutClose_IsCleanedUp_AndFreesItsSlot()
+    {
+        await using var broker = await BrokerHost.StartAsync(new Dictionary<string, string?> { ["Broker:MaxConnectionsPerTopic"] = "1" });
+        var vanishing = await broker.ConnectAsync("robots");
+        await vanishing.ReceiveFrameAsync("snapshot");
+
+        vanishing.Socket.Abort();
+        vanishing.Socket.Dispose();
+        await broker.WaitForLogAsync(e => e.MessageTemplate.Text.StartsWith("Connection {ConnectionId} on {Topic} removed", StringComparison.Ordinal));
+
+        await using var next = await broker.ConnectAsync("robots");
+        Assert.That((await next.ReceiveFrameAsync()).GetProperty("type").GetString(), Is.EqualTo("snapshot"));
+    }
+
+    [TestCase("http://0.0.0.0:0")]
+    [TestCase("http://*:0")]
+    public void OpenBroker_OnANonLoopbackAddress_RefusesToStart(string url)
+    {
+        var ex = Assert.ThrowsAsync<OptionsValidationException>(() => BrokerHost.StartAsync(new Dictionary<string, string?> { ["Urls"] = url }));
+
+        Assert.That(ex!.Message, Does.Contain("Broker:Auth:SigningKey").And.Contain("AllowAnonymous"));
+    }
+
+    [Test]
+    public async Task OpenBroker_OnANonLoopbackAddress_StartsWhenAllowedExplicitly_AndWarns()
+    {
+        await using var broker = await BrokerHost.StartAsync(new Dictionary<string, string?> { ["Urls"] = "http://0.0.0.0:0", ["Broker:Auth:AllowAnonymous"] = "true" });
+
+        await broker.WaitForLogAsync(e => e.RenderMessage().Contains("No Broker:Auth:SigningKey is set", StringComparison.Ordinal));
+    }
+}

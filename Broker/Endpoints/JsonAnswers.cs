@@ -1,0 +1,41 @@
+using TopicBroker.Ingest;
+using TopicBroker.Protocol;
+
+namespace TopicBroker.Endpoints;
+
+/// <summary>Writes the broker's JSON answers and error objects (protocol.md sections 7 and 11) on HTTP.</summary>
+internal static class JsonAnswers
+{
+    private const string JsonContentType = "application/json; charset=utf-8";
+
+    public static Task WriteAsync(HttpContext context, int status, byte[] body)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = JsonContentType;
+        context.Response.ContentLength = body.Length;
+        return context.Response.Body.WriteAsync(body, context.RequestAborted).AsTask();
+    }
+
+    public static Task WriteErrorAsync(HttpContext context, int status, string code, string message)
+    {
+        if (status == StatusCodes.Status401Unauthorized)
+        {
+            context.Response.Headers.WWWAuthenticate = "Bearer";
+        }
+
+        return WriteAsync(context, status, FrameSerializer.Answer(PublishResult.Rejected(code, message).ToAnswer()));
+    }
+
+    /// <summary>The bearer token of a request: the Authorization header, or <c>access_token</c> for browsers, which cannot set headers on a WebSocket.</summary>
+    public static string? ReadToken(HttpRequest request)
+    {
+        var header = request.Headers.Authorization.ToString();
+        if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            return header["Bearer ".Length..].Trim();
+        }
+
+        var query = request.Query["access_token"].ToString();
+        return query.Length > 0 ? query : null;
+    }
+}

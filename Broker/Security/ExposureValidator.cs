@@ -1,0 +1,89 @@
+using System.Net;
+using Microsoft.Extensions.Options;
+using TopicBroker.Hosting;
+
+namespace TopicBroker.Security;
+
+/// <summary>
+/// Without a signing key the broker is open to anyone who can reach it, so it refuses to start
+/// on a non-loopback address (HTTP or bridge) unless <see cref="AuthOptions.AllowAnonymous"/> says
+/// that is deliberate (protocol.md section 11).
+/// </summary>
+internal sealed class ExposureValidator(IConfiguration configuration) : IValidateOptions<BrokerOptions>
+{
+    public ValidateOptionsResult Validate(string? name, BrokerOptions options)
+    {
+        if (options.Auth.Enabled || options.Auth.AllowAnonymous)
+        {
+            return ValidateOptionsResult.Success;
+        }
+
+        var exposed = new List<string>();
+        foreach (var url in ListenUrls())
+        {
+            if (!IsLoopbackUrl(url))
+            {
+                exposed.Add(url);
+            }
+        }
+
+        if (options.TcpBridge.Enabled && IPAddress.TryParse(options.TcpBridge.Address, out var bridge) && !IPAddress.IsLoopback(bridge))
+        {
+            exposed.Add($"tcp://{options.TcpBridge.Address}:{options.TcpBridge.Port}");
+        }
+
+        return exposed.Count == 0
+            ? ValidateOptionsResult.Success
+            : ValidateOptionsResult.Fail(
+                $"Refusing to listen on {string.Join(", ", exposed)} without authentication: set Broker:Auth:SigningKey, " +
+                "or set Broker:Auth:AllowAnonymous=true to run an open broker on purpose.");
+    }
+
+    private IEnumerable<string> ListenUrls()
+    {
+        foreach (var url in (configuration["urls"] ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            yield return url;
+        }
+
+        foreach (var endpoint in configuration.GetSection("Kestrel:Endpoints").GetChildren())
+        {
+            if (endpoint["Url"] is { } url)
+            {
+                yield return url;
+            }
+        }
+    }
+
+    internal static bool IsLoopbackUrl(string url)
+    {
+        // Kestrel's wildcards ("http://*:80", "http://+:80") are not valid URI hosts; they mean every address.
+        var host = url.Contains("://*", StringComparison.Ordinal) || url.Contains("://+", StringComparison.Ordinal)
+            ? "*"
+            : Uri.TryCreate(url, UriKind.Absolute, out var uri) ? uri.Host.Trim('[', ']') : "*";
+        return string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase)
+            || (IPAddress.TryParse(host, out var address) && IPAddress.IsLoopback(address));
+    }
+}
+
+/// <summary>Says at start-up, every time, that the broker runs without authentication.</summary>
+internal sealed partial class AnonymousModeWarning(IOptions<BrokerOptions> options, ILogger<AnonymousModeWarning> logger) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (!options.Value.Auth.Enabled)
+        {
+            Log.Anonymous(logger, options.Value.Auth.AllowAnonymous);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Warning, "No Broker:Auth:SigningKey is set: anyone who can reach the broker may subscribe and publish (AllowAnonymous={AllowAnonymous})")]
+        public static partial void Anonymous(ILogger logger, bool allowAnonymous);
+    }
+}

@@ -1,0 +1,44 @@
+using Microsoft.Extensions.Options;
+using TopicBroker.Hosting;
+
+namespace TopicBroker.Security;
+
+/// <summary>
+/// Decides whether a WebSocket handshake's Origin may connect: the defence against cross-site
+/// WebSocket hijacking (protocol.md section 11). Allowed: no Origin (not a browser), the broker's
+/// own origin, localhost, and whatever <see cref="BrokerOptions.AllowedOrigins"/> lists
+/// (<c>*</c> allows every origin).
+/// </summary>
+internal sealed class OriginPolicy(IOptions<BrokerOptions> options)
+{
+    private readonly string[] _allowed = options.Value.AllowedOrigins ?? [];
+
+    public bool IsAllowed(HttpRequest request)
+    {
+        var origin = request.Headers.Origin.ToString();
+        if (string.IsNullOrEmpty(origin))
+        {
+            return true;
+        }
+
+        if (!Uri.TryCreate(origin, UriKind.Absolute, out var uri))
+        {
+            return false;
+        }
+
+        if (uri.IsLoopback || string.Equals(uri.Authority, request.Host.Value, StringComparison.OrdinalIgnoreCase))
+        {
+            return true;
+        }
+
+        foreach (var allowed in _allowed)
+        {
+            if (allowed == "*" || string.Equals(allowed.TrimEnd('/'), origin.TrimEnd('/'), StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+}
