@@ -22,6 +22,7 @@ internal sealed class BrokerProcess : IAsyncDisposable
     private readonly List<string> _firstOutput = [];
     private readonly Lock _outputLock = new();
     private int _outputLines;
+    private volatile bool _ready;
 
     private BrokerProcess(Process process, string dataDirectory, BrokerTarget target)
     {
@@ -32,7 +33,11 @@ internal sealed class BrokerProcess : IAsyncDisposable
 
     public BrokerTarget Target { get; }
 
-    /// <summary>Lines the broker wrote; it runs with MinimumLevel Warning, so these are warnings and errors.</summary>
+    /// <summary>
+    /// Lines the broker wrote after it became ready; it runs with MinimumLevel Warning, so these
+    /// are warnings and errors of the run itself. Start-up warnings (such as running without a
+    /// signing key on loopback) are kept in <see cref="FirstOutput"/> but not counted.
+    /// </summary>
     public int OutputLines => Volatile.Read(ref _outputLines);
 
     /// <summary>The first lines the broker wrote: where a start-up failure says what went wrong.</summary>
@@ -204,6 +209,7 @@ internal sealed class BrokerProcess : IAsyncDisposable
                 using var response = await http.GetAsync(probe, cancellationToken).ConfigureAwait(false);
                 if (response.IsSuccessStatusCode && await IsBridgeListeningAsync(cancellationToken).ConfigureAwait(false))
                 {
+                    _ready = true;
                     return;
                 }
 
@@ -247,8 +253,9 @@ internal sealed class BrokerProcess : IAsyncDisposable
             return;
         }
 
-        // The broker runs with MinimumLevel Warning, so every line it writes is worth a look.
-        if (line.Length > 0)
+        // The broker runs with MinimumLevel Warning, so every line it writes during the run is
+        // worth a look.
+        if (line.Length > 0 && _ready)
         {
             Interlocked.Increment(ref _outputLines);
         }

@@ -61,6 +61,7 @@ internal sealed record BrokerInfo(
     string Bridge,
     int? ProcessId,
     IReadOnlyList<string> Arguments,
+    IReadOnlyList<string> StartupOutput,
     int OutputLines,
     IReadOnlyList<string> LastOutput);
 

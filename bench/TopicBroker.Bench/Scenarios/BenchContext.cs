@@ -50,6 +50,7 @@ internal sealed class BenchContext(
         Bridge: Target.BridgeEndPoint.ToString(),
         ProcessId: Target.ProcessId,
         Arguments: Target.Arguments,
+        StartupOutput: ownedBroker?.FirstOutput ?? [],
         OutputLines: ownedBroker?.OutputLines ?? 0,
         LastOutput: ownedBroker?.LastOutput ?? []);
 
@@ -65,7 +66,7 @@ internal sealed class BenchContext(
         if (ownedBroker is not null && ownedBroker.OutputLines > 0)
         {
             // It runs with MinimumLevel Warning: anything it printed is a warning or an error.
-            allProblems.Add($"the broker logged {ownedBroker.OutputLines} warning/error line(s); the last: {ownedBroker.LastOutput.LastOrDefault()}");
+            allProblems.Add($"the broker logged {ownedBroker.OutputLines} warning/error line(s) during the run; the last: {ownedBroker.LastOutput.LastOrDefault()}");
         }
 
         return new ScenarioResult
