@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using TopicBroker.Bench.Clients;
 using TopicBroker.Bench.Hosting;
 using TopicBroker.Bench.Measurement;
 using TopicBroker.Bench.Options;
@@ -41,6 +42,11 @@ internal static class BenchProgram
             return ExitPassed;
         }
 
+        // Tokens (protocol.md section 11): --auth gives a started broker a fresh key; a key or a
+        // token given on the command line is used as is.
+        var signingKey = options.SigningKey ?? (options.Auth ? AccessTokens.NewSigningKey() : null);
+        var accessToken = options.Token ?? (signingKey is null ? null : AccessTokens.Mint(signingKey));
+
         var layout = RepositoryLayout.Discover();
         var store = new ResultStore(options.ResultsDirectory ?? layout.DefaultResultsDirectory);
         var scenarios = CreateScenarios(options);
@@ -51,7 +57,7 @@ internal static class BenchProgram
         {
             foreach (var scenario in scenarios)
             {
-                var result = await RunScenarioAsync(scenario, options, layout, store, writer, interactive, cancellationToken).ConfigureAwait(false);
+                var result = await RunScenarioAsync(scenario, options, signingKey, accessToken, layout, store, writer, interactive, cancellationToken).ConfigureAwait(false);
                 results.Add(result);
                 ResultTables.Write(result, writer);
             }
@@ -90,6 +96,8 @@ internal static class BenchProgram
     private static async Task<ScenarioResult> RunScenarioAsync(
         IScenario scenario,
         BenchOptions options,
+        string? signingKey,
+        string? accessToken,
         RepositoryLayout layout,
         ResultStore store,
         TextWriter output,
@@ -110,16 +118,17 @@ internal static class BenchProgram
                     [
                         .. scenario.BrokerConfiguration.ExtraArguments,
                         .. options.SendQueueCapacity is { } capacity ? [$"--Broker:SendQueueCapacity={capacity}"] : Array.Empty<string>(),
+                        .. signingKey is not null ? [$"--Broker:Auth:SigningKey={signingKey}"] : Array.Empty<string>(),
                         .. options.BrokerArguments,
                     ],
                 };
-                broker = await BrokerProcess.StartAsync(options.BrokerDll ?? layout.DefaultBrokerDll, configuration, output, cancellationToken)
+                broker = await BrokerProcess.StartAsync(options.BrokerDll ?? layout.DefaultBrokerDll, configuration, accessToken, output, cancellationToken)
                     .ConfigureAwait(false);
                 target = broker.Target;
             }
             else
             {
-                target = ExternalTarget(options);
+                target = ExternalTarget(options) with { AccessToken = accessToken };
                 await CheckTopicsAsync(target, scenario.RequiredTopics, cancellationToken).ConfigureAwait(false);
             }
 
@@ -195,6 +204,11 @@ internal static class BenchProgram
     private static async Task CheckTopicsAsync(BrokerTarget target, IReadOnlyList<string> topics, CancellationToken cancellationToken)
     {
         using var http = new HttpClient { BaseAddress = target.HttpBase, Timeout = TimeSpan.FromSeconds(5) };
+        if (target.AccessToken is { } token)
+        {
+            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        }
+
         foreach (var topic in topics)
         {
             HttpResponseMessage response;

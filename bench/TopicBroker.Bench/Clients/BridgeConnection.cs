@@ -68,7 +68,7 @@ internal sealed class BridgeConnection : IAsyncDisposable
         }
     }
 
-    public static async Task<BridgeConnection> ConnectAsync(IPEndPoint endPoint, int maxInFlight, CancellationToken cancellationToken)
+    public static async Task<BridgeConnection> ConnectAsync(IPEndPoint endPoint, int maxInFlight, string? accessToken, CancellationToken cancellationToken)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp)
         {
@@ -79,12 +79,58 @@ internal sealed class BridgeConnection : IAsyncDisposable
         try
         {
             await socket.ConnectAsync(endPoint, cancellationToken).ConfigureAwait(false);
+            if (accessToken is not null)
+            {
+                await AuthenticateAsync(socket, accessToken, cancellationToken).ConfigureAwait(false);
+            }
+
             return new BridgeConnection(socket, maxInFlight);
         }
         catch
         {
             socket.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Sends the <c>{"auth":"&lt;jwt&gt;"}</c> first line and waits for its answer before any
+    /// pipelining starts, so the answer never has to be told apart from the publish answers.
+    /// </summary>
+    private static async Task AuthenticateAsync(Socket socket, string accessToken, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(10));
+        await socket.SendAsync(Encoding.UTF8.GetBytes($"{{\"auth\":\"{accessToken}\"}}\n"), SocketFlags.None, timeout.Token).ConfigureAwait(false);
+        var buffer = new byte[4096];
+        var length = 0;
+        while (true)
+        {
+            var read = await socket.ReceiveAsync(buffer.AsMemory(length), SocketFlags.None, timeout.Token).ConfigureAwait(false);
+            if (read == 0)
+            {
+                throw new IOException("The broker closed the bridge connection during authentication.");
+            }
+
+            length += read;
+            var newline = buffer.AsSpan(0, length).IndexOf((byte)'\n');
+            if (newline < 0)
+            {
+                if (length == buffer.Length)
+                {
+                    throw new InvalidDataException("The bridge's answer to the auth line is too long.");
+                }
+
+                continue;
+            }
+
+            var answer = buffer.AsSpan(0, newline);
+            if (answer.IndexOf("\"ok\":true"u8) < 0 || newline + 1 != length)
+            {
+                throw new IOException($"The bridge refused the token: {Encoding.UTF8.GetString(answer)}");
+            }
+
+            return;
         }
     }
 

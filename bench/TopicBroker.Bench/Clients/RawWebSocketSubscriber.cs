@@ -94,10 +94,11 @@ internal sealed class RawWebSocketSubscriber : IDisposable
     /// <summary>The first error or shutdown frame seen, kept for the report.</summary>
     public string? UnexpectedFrame { get; private set; }
 
-    public static byte[] BuildHandshake(string hostHeader, string path) =>
+    public static byte[] BuildHandshake(string hostHeader, string path, string? accessToken) =>
         Encoding.ASCII.GetBytes(
             $"GET {path} HTTP/1.1\r\n" +
             $"Host: {hostHeader}\r\n" +
+            (accessToken is null ? string.Empty : $"Authorization: Bearer {accessToken}\r\n") +
             "Upgrade: websocket\r\n" +
             "Connection: Upgrade\r\n" +
             $"Sec-WebSocket-Key: {HandshakeKey}\r\n" +

@@ -31,10 +31,10 @@ internal sealed class SubscriberPool : IAsyncDisposable
     private int _attempted;
     private bool _disposed;
 
-    public SubscriberPool(IPEndPoint server, string hostHeader, IReadOnlyList<string> topicPaths, int bufferSize)
+    public SubscriberPool(IPEndPoint server, string hostHeader, string? accessToken, IReadOnlyList<string> topicPaths, int bufferSize)
     {
         _server = server;
-        _handshakes = [.. topicPaths.Select(path => RawWebSocketSubscriber.BuildHandshake(hostHeader, path))];
+        _handshakes = [.. topicPaths.Select(path => RawWebSocketSubscriber.BuildHandshake(hostHeader, path, accessToken))];
         _bufferSize = bufferSize;
         Window = new ActiveWindow();
     }

@@ -66,6 +66,7 @@ internal sealed class BrokerProcess : IAsyncDisposable
     public static async Task<BrokerProcess> StartAsync(
         string brokerDll,
         BrokerConfiguration configuration,
+        string? accessToken,
         TextWriter output,
         CancellationToken cancellationToken)
     {
@@ -130,8 +131,10 @@ internal sealed class BrokerProcess : IAsyncDisposable
             new IPEndPoint(IPAddress.Loopback, bridgePort),
             ProcessId: null,
             Owned: true,
-            Arguments: arguments,
-            Dll: Path.GetFullPath(brokerDll));
+            // The results record the arguments; a signing key must not end up in a file.
+            Arguments: [.. arguments.Select(a => a.Contains("SigningKey=", StringComparison.OrdinalIgnoreCase) ? a[..(a.IndexOf('=') + 1)] + "***" : a)],
+            Dll: Path.GetFullPath(brokerDll),
+            AccessToken: accessToken);
 
         if (!process.Start())
         {
@@ -189,6 +192,11 @@ internal sealed class BrokerProcess : IAsyncDisposable
     private async Task WaitUntilReadyAsync(string readinessTopic, CancellationToken cancellationToken)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        if (Target.AccessToken is { } token)
+        {
+            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        }
+
         var probe = new Uri(Target.HttpBase, $"api/topics/{Uri.EscapeDataString(readinessTopic)}");
         var deadline = Stopwatch.GetTimestamp() + (long)(s_readinessTimeout.TotalSeconds * Stopwatch.Frequency);
         string lastFailure = "no answer yet";
@@ -211,6 +219,13 @@ internal sealed class BrokerProcess : IAsyncDisposable
                 {
                     _ready = true;
                     return;
+                }
+
+                if (response.StatusCode is System.Net.HttpStatusCode.Unauthorized or System.Net.HttpStatusCode.Forbidden)
+                {
+                    throw new BenchSetupException(
+                        $"The broker is up but refuses the benchmark ({(int)response.StatusCode}): it requires a token. " +
+                        "Use --auth (the tool picks the key), or --signing-key <its key>, or --token <jwt>.");
                 }
 
                 lastFailure = $"GET {probe} answered {(int)response.StatusCode}";

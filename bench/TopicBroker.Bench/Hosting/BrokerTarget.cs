@@ -10,7 +10,8 @@ internal sealed record BrokerTarget(
     int? ProcessId,
     bool Owned,
     IReadOnlyList<string> Arguments,
-    string? Dll = null)
+    string? Dll = null,
+    string? AccessToken = null)
 {
     /// <summary>The Host header value for requests to <see cref="HttpBase"/>.</summary>
     public string HostHeader => HttpBase.Authority;

@@ -37,6 +37,11 @@ internal sealed class BenchOptions
           --bridge <host:port>      ... and its TCP bridge (default port 5001)
           --broker-pid <pid>        ... and its process id, to report its CPU and memory
 
+        authentication (protocol.md section 11; default: none, the broker runs open on loopback):
+          --auth                    start the broker with a random Broker:Auth:SigningKey and use tokens everywhere
+          --signing-key <key>       the broker's signing key: the tool mints its own token (all topics, 6 h)
+          --token <jwt>             a ready token with subscribe and publish rights on the topics used
+
         fanout / topics:
           --rate <n>                updates per second in total (fanout default 500, topics default 2000)
           --subscribers <n>         fanout subscribers (default 1000)
@@ -88,6 +93,12 @@ internal sealed class BenchOptions
 
     public int? BrokerPid { get; private set; }
 
+    public bool Auth { get; private set; }
+
+    public string? SigningKey { get; private set; }
+
+    public string? Token { get; private set; }
+
     public double? Rate { get; private set; }
 
     public int? Subscribers { get; private set; }
@@ -125,7 +136,7 @@ internal sealed class BenchOptions
 
     public static bool TryParse(IReadOnlyList<string> args, out BenchOptions options, out string? error)
     {
-        options = new BenchOptions { RawArguments = [.. args] };
+        options = new BenchOptions { RawArguments = Redact(args) };
         error = null;
         try
         {
@@ -235,6 +246,15 @@ internal sealed class BenchOptions
                 case "bridge":
                     Bridge = Value();
                     break;
+                case "auth":
+                    Auth = true;
+                    break;
+                case "signing-key":
+                    SigningKey = Value();
+                    break;
+                case "token":
+                    Token = Value();
+                    break;
                 case "broker-pid":
                     BrokerPid = PositiveInt(name, Value());
                     break;
@@ -308,6 +328,38 @@ internal sealed class BenchOptions
         {
             throw new FormatException("--bridge needs --url too.");
         }
+
+        if (Auth && Url is not null)
+        {
+            throw new FormatException("--auth starts the broker with a new key; for a running broker give --signing-key or --token.");
+        }
+    }
+
+    /// <summary>The arguments for the results file, with keys and tokens blanked out.</summary>
+    private static List<string> Redact(IReadOnlyList<string> args)
+    {
+        var redacted = new List<string>(args.Count);
+        for (var i = 0; i < args.Count; i++)
+        {
+            var arg = args[i];
+            if (arg is "--signing-key" or "--token" && i + 1 < args.Count)
+            {
+                redacted.Add(arg);
+                redacted.Add("***");
+                i++;
+            }
+            else if (arg.StartsWith("--signing-key=", StringComparison.Ordinal) || arg.StartsWith("--token=", StringComparison.Ordinal) ||
+                     arg.Contains("SigningKey=", StringComparison.OrdinalIgnoreCase))
+            {
+                redacted.Add(arg[..(arg.IndexOf('=') + 1)] + "***");
+            }
+            else
+            {
+                redacted.Add(arg);
+            }
+        }
+
+        return redacted;
     }
 
     private static double PositiveDouble(string name, string text)

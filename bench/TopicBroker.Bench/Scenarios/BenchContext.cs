@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using TopicBroker.Bench.Clients;
 using TopicBroker.Bench.Hosting;
 using TopicBroker.Bench.Measurement;
 using TopicBroker.Bench.Options;
@@ -26,6 +27,22 @@ internal sealed class BenchContext(
     public bool Quick => Options.Quick;
 
     public ProgressLine StartProgress(Func<string> describe) => ProgressLine.Start(Output, interactive, describe);
+
+    /// <summary>A pool of subscribers to the broker under test, with its token if it needs one.</summary>
+    public SubscriberPool CreateSubscriberPool(IReadOnlyList<string> topics, int receiveBufferBytes) =>
+        new(Target.HttpEndPoint, Target.HostHeader, Target.AccessToken, [.. topics.Select(Target.WebSocketPath)], receiveBufferBytes);
+
+    public Task<BridgeConnection> ConnectBridgeAsync(int maxInFlight, CancellationToken cancellationToken) =>
+        BridgeConnection.ConnectAsync(Target.BridgeEndPoint, maxInFlight, Target.AccessToken, cancellationToken);
+
+    /// <summary>Sets the bearer token on an HTTP client for the broker under test, if it needs one.</summary>
+    public void Authorize(HttpClient http)
+    {
+        if (Target.AccessToken is { } token)
+        {
+            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        }
+    }
 
     public CpuSnapshot SampleCpu() => CpuSnapshot.Take(Target.ProcessId);
 

@@ -75,17 +75,16 @@ internal sealed class ConnectionsScenario : IScenario
         }
 
         var addresses = SourceAddresses.For(_connections, _perAddress);
-        var topicPaths = _topics.Select(context.Target.WebSocketPath).ToList();
         output.WriteLine(
             $"connections: {_connections} subscribers over topics {string.Join(",", _topics)} from {addresses.Count} source address(es) " +
             $"{addresses[0]}..{addresses[^1]}, {_concurrency} in flight");
 
         // Warm up the empty broker (JIT, pools, first SQLite use) so "before" is a settled baseline.
-        await using (var warmup = new SubscriberPool(context.Target.HttpEndPoint, context.Target.HostHeader, topicPaths, 4096))
+        await using (var warmup = context.CreateSubscriberPool(_topics, 4096))
         {
             var placements = SourceAddresses.Place(_warmupConnections, _topics.Count, addresses);
             await warmup.ConnectAsync(placements, _concurrency, TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
-            await using var warmupBridge = await BridgeConnection.ConnectAsync(context.Target.BridgeEndPoint, 1024, cancellationToken).ConfigureAwait(false);
+            await using var warmupBridge = await context.ConnectBridgeAsync(1024, cancellationToken).ConfigureAwait(false);
             var warmupPublisher = new PacedPublisher(warmupBridge, new UpdateLineWriter(_topics, "warmup-", 1, _payloadBytes));
             warmupPublisher.PublishOneToEveryTopic();
             await warmupBridge.WaitForAllAnsweredAsync(TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
@@ -96,7 +95,7 @@ internal sealed class ConnectionsScenario : IScenario
         await Task.Delay(TimeSpan.FromSeconds(_settleSeconds), cancellationToken).ConfigureAwait(false);
         var rssBefore = context.BrokerRssMiB();
 
-        await using var pool = new SubscriberPool(context.Target.HttpEndPoint, context.Target.HostHeader, topicPaths, 4096);
+        await using var pool = context.CreateSubscriberPool(_topics, 4096);
         var allPlacements = SourceAddresses.Place(_connections, _topics.Count, addresses);
         var cpuBeforeConnect = context.SampleCpu();
         ConnectOutcome connect;
@@ -118,7 +117,7 @@ internal sealed class ConnectionsScenario : IScenario
 
         // One update per topic, timed until the last subscriber has it; a few rounds, because the
         // first wakes every idle send loop (and JIT paths) for the first time.
-        await using var bridge = await BridgeConnection.ConnectAsync(context.Target.BridgeEndPoint, 1024, cancellationToken).ConfigureAwait(false);
+        await using var bridge = await context.ConnectBridgeAsync(1024, cancellationToken).ConfigureAwait(false);
         var publisher = new PacedPublisher(bridge, new UpdateLineWriter(_topics, "conn-", 1, _payloadBytes));
         var broadcasts = new List<BroadcastRound>();
         long missing = 0;

@@ -27,8 +27,7 @@ internal static class DeliveryRunner
             $"{settings.Name}: {settings.Subscribers} subscribers on {settings.Topics.Count} topic(s), rates {string.Join(", ", settings.Rates)} updates/s, " +
             $"warm-up {settings.WarmupSeconds} s, measured {settings.DurationSeconds} s per step");
 
-        var topicPaths = settings.Topics.Select(context.Target.WebSocketPath).ToList();
-        await using var pool = new SubscriberPool(context.Target.HttpEndPoint, context.Target.HostHeader, topicPaths, settings.ReceiveBufferBytes);
+        await using var pool = context.CreateSubscriberPool(settings.Topics, settings.ReceiveBufferBytes);
         var placements = SourceAddresses.Place(settings.Subscribers, settings.Topics.Count, SourceAddresses.For(settings.Subscribers, settings.PerAddress));
 
         ConnectOutcome connect;
@@ -46,7 +45,7 @@ internal static class DeliveryRunner
         var steps = new List<DeliveryStep>();
         if (connect.Established > 0)
         {
-            await using var bridge = await BridgeConnection.ConnectAsync(context.Target.BridgeEndPoint, settings.MaxInFlight, cancellationToken).ConfigureAwait(false);
+            await using var bridge = await context.ConnectBridgeAsync(settings.MaxInFlight, cancellationToken).ConfigureAwait(false);
             var publisher = new PacedPublisher(bridge, new UpdateLineWriter(settings.Topics, settings.IdPrefix, settings.IdsPerTopic, settings.PayloadBytes));
             long lostBefore = 0;
             long duplicatesBefore = 0;

@@ -115,7 +115,7 @@ internal sealed class IngestScenario : IScenario
         {
             for (var i = 0; i < connections; i++)
             {
-                bridges.Add(await BridgeConnection.ConnectAsync(context.Target.BridgeEndPoint, _inFlight, cancellationToken).ConfigureAwait(false));
+                bridges.Add(await context.ConnectBridgeAsync(_inFlight, cancellationToken).ConfigureAwait(false));
             }
 
             var begin = MonotonicClock.Now;
@@ -237,6 +237,7 @@ internal sealed class IngestScenario : IScenario
             UseProxy = false,
         };
         using var http = new HttpClient(handler) { BaseAddress = context.Target.HttpBase, Timeout = TimeSpan.FromSeconds(30) };
+        context.Authorize(http);
         var begin = MonotonicClock.Now;
         var window = new MeasurementWindow(
             begin + MonotonicClock.FromSeconds(_warmupSeconds),
