@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using TopicBroker.Connections;
+using TopicBroker.Ingest;
 using TopicBroker.Topics;
 
 namespace TopicBroker.Diagnostics;
@@ -11,6 +12,12 @@ namespace TopicBroker.Diagnostics;
 /// instruments, so the fan-out path never pays for a metrics call per frame; the one histogram is
 /// sampled. Labels are topics only: bounded, never connection ids.
 /// </summary>
+/// <remarks>
+/// Names follow OpenTelemetry's style; the Prometheus exporter turns the dots into underscores,
+/// appends the unit (<c>s</c> becomes <c>_seconds</c>; annotations in braces add nothing) and
+/// <c>_total</c> to counters: <c>topicbroker.frames.sent</c> is scraped as
+/// <c>topicbroker_frames_sent_total</c>. protocol.md section 12 lists every family.
+/// </remarks>
 internal sealed class BrokerMetrics : IDisposable
 {
     public const string MeterName = "TopicBroker";
@@ -21,7 +28,12 @@ internal sealed class BrokerMetrics : IDisposable
     private readonly Meter _meter;
     private readonly Histogram<double> _publishToSend;
 
-    public BrokerMetrics(IMeterFactory meterFactory, TopicRegistry topics, ConnectionManager connections)
+    public BrokerMetrics(
+        IMeterFactory meterFactory,
+        TopicRegistry topics,
+        ConnectionManager connections,
+        IngestPipeline pipeline,
+        BridgeListener bridge)
     {
         _meter = meterFactory.Create(MeterName);
         _publishToSend = _meter.CreateHistogram<double>(
@@ -30,17 +42,30 @@ internal sealed class BrokerMetrics : IDisposable
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5] });
 
         _meter.CreateObservableGauge("topicbroker.connections", () => PerTopic(topics, t => (long)t.SubscriberCount),
-            description: "Open WebSocket subscriptions per topic.");
+            unit: "{connection}", description: "Open WebSocket subscriptions per topic.");
         _meter.CreateObservableCounter("topicbroker.updates", () => PerTopic(topics, t => t.Counters.UpdatesIn),
-            description: "Changes committed and broadcast per topic.");
+            unit: "{update}", description: "Changes committed and broadcast per topic.");
         _meter.CreateObservableCounter("topicbroker.frames.queued", () => PerTopic(topics, t => t.Counters.FramesQueued),
-            description: "Frames handed to subscriber queues per topic.");
+            unit: "{frame}", description: "Frames handed to subscriber queues per topic.");
         _meter.CreateObservableCounter("topicbroker.frames.sent", () => FramesSent(topics, connections),
-            description: "Frames written to subscriber sockets per topic.");
+            unit: "{frame}", description: "Frames written to subscriber sockets per topic.");
+        _meter.CreateObservableCounter("topicbroker.frames.conflated", () => PerTopic(topics, t => t.Counters.FramesConflated),
+            unit: "{frame}", description: "Update frames a slow subscriber skipped because a newer one for the same id replaced them.");
+        _meter.CreateObservableCounter("topicbroker.frames.dropped", () => PerTopic(topics, t => t.Counters.FramesDropped),
+            unit: "{frame}", description: "Frames discarded undelivered.");
         _meter.CreateObservableCounter("topicbroker.slow_consumer_closes", () => PerTopic(topics, t => t.Counters.SlowConsumerCloses),
-            description: "Connections closed with 1013 because their send queue overflowed.");
+            unit: "{connection}", description: "Connections closed with 1013 because their send queue overflowed.");
         _meter.CreateObservableGauge("topicbroker.seq", () => PerTopic(topics, t => t.Seq),
             description: "The newest seq of each topic.");
+
+        _meter.CreateObservableCounter("topicbroker.ingest.changes", () => pipeline.CommittedChanges,
+            unit: "{change}", description: "Changes committed to the store, from every source (bridge, HTTP, other programs).");
+        _meter.CreateObservableCounter("topicbroker.ingest.commits", () => pipeline.Commits,
+            unit: "{commit}", description: "SQLite transactions committed (group commits).");
+        _meter.CreateObservableGauge("topicbroker.store.healthy", () => pipeline.IsStoreHealthy ? 1 : 0,
+            description: "1 while the store commits, 0 after a failed commit until one succeeds.");
+        _meter.CreateObservableGauge("topicbroker.bridge.connections", () => bridge.ConnectionCount,
+            unit: "{connection}", description: "Open TCP bridge connections.");
     }
 
     public void RecordPublishToSend(TopicState topic, long ingestTimestamp)

@@ -23,16 +23,13 @@ internal static partial class BrokerApplication
         });
         configure?.Invoke(builder);
 
-        // Each host keeps its own logger: with the static Log.Logger shared, two brokers in one
-        // process (the tests) would write into each other's sinks.
-        builder.Services.AddSerilog(
-            (services, logger) => logger.ReadFrom.Configuration(builder.Configuration).ReadFrom.Services(services),
-            preserveStaticLogger: true);
+        builder.Services.AddBrokerDiagnostics(builder.Configuration);
 
         builder.Services.AddTopicBroker(builder.Configuration);
 
         var app = builder.Build();
         app.Services.GetRequiredService<ConnectionManager>().Metrics = app.Services.GetRequiredService<BrokerMetrics>();
+        app.UseBrokerDiagnostics();
         UseSamples(app);
         app.UseWebSockets();
         app.MapTopicWebSockets();
