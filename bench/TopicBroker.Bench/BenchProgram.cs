@@ -146,6 +146,7 @@ internal static class BenchProgram
                 result = context.CreateResult(scenario.Name, startedUtc, startedAt, [$"the scenario aborted: {ex.GetType().Name}: {ex.Message}"], []);
             }
 
+            result = result with { BrokerStatus = await context.TryReadBrokerStatusAsync(cancellationToken).ConfigureAwait(false) };
             var path = await store.WriteAsync(result, CancellationToken.None).ConfigureAwait(false);
             return result with { Files = [.. result.Files, path] };
         }

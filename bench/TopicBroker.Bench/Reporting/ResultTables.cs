@@ -22,6 +22,15 @@ internal static class ResultTables
             WriteIngest(ingest, output);
         }
 
+        if (result.BrokerStatus is { } status && status.ValueKind == System.Text.Json.JsonValueKind.Object &&
+            status.TryGetProperty("totals", out var totals) && totals.ValueKind == System.Text.Json.JsonValueKind.Object)
+        {
+            // The broker's own counters (GET /api/status), to compare with what the generator counted.
+            output.WriteLine(
+                $"broker's own totals: updates in {Number(totals, "updatesIn")}, frames out {Number(totals, "framesOut")}, " +
+                $"conflated {Number(totals, "framesConflated")}, dropped {Number(totals, "framesDropped")}, slow-consumer closes {Number(totals, "slowConsumerCloses")}");
+        }
+
         foreach (var note in result.Notes)
         {
             output.WriteLine($"note: {note}");
@@ -54,6 +63,11 @@ internal static class ResultTables
 
         table.WriteTo(output);
     }
+
+    private static string Number(System.Text.Json.JsonElement element, string name) =>
+        element.TryGetProperty(name, out var value) && value.ValueKind == System.Text.Json.JsonValueKind.Number && value.TryGetDouble(out var number)
+            ? Format.Count(number)
+            : "n/a";
 
     private static void WriteDelivery(DeliveryResult delivery, TextWriter output)
     {

@@ -35,6 +35,13 @@ internal sealed record ScenarioResult
 
     public IngestResult? Ingest { get; init; }
 
+    /// <summary>
+    /// The broker's own <c>GET /api/status</c> at the end of the run (its per-topic counters:
+    /// frames sent, conflated, dropped, slow-consumer closes), kept verbatim as a cross-check of
+    /// what the generator counted; absent when the broker has no such endpoint.
+    /// </summary>
+    public System.Text.Json.JsonElement? BrokerStatus { get; init; }
+
     /// <summary>Files written for this run (JSON, SVG), filled in by the result store.</summary>
     public IReadOnlyList<string> Files { get; init; } = [];
 }

@@ -35,6 +35,37 @@ internal sealed class BenchContext(
     public Task<BridgeConnection> ConnectBridgeAsync(int maxInFlight, CancellationToken cancellationToken) =>
         BridgeConnection.ConnectAsync(Target.BridgeEndPoint, maxInFlight, Target.AccessToken, cancellationToken);
 
+    /// <summary>The broker's <c>GET /api/status</c> document, or null if it has none or does not answer in time.</summary>
+    public async Task<System.Text.Json.JsonElement?> TryReadBrokerStatusAsync(CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient { BaseAddress = Target.HttpBase, Timeout = TimeSpan.FromSeconds(5) };
+        Authorize(http);
+        try
+        {
+            using var response = await http.GetAsync("api/status", cancellationToken).ConfigureAwait(false);
+            if (!response.IsSuccessStatusCode)
+            {
+                return null;
+            }
+
+            await using var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+            using var document = await System.Text.Json.JsonDocument.ParseAsync(body, cancellationToken: cancellationToken).ConfigureAwait(false);
+            return document.RootElement.Clone();
+        }
+        catch (HttpRequestException)
+        {
+            return null;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return null;
+        }
+        catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Sets the bearer token on an HTTP client for the broker under test, if it needs one.</summary>
     public void Authorize(HttpClient http)
     {
