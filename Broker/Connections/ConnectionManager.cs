@@ -61,7 +61,7 @@ internal sealed partial class ConnectionManager
     public ICollection<WebSocketConnection> Connections => _connections.Values;
 
     /// <summary>Runs an accepted WebSocket until it closes. Never throws for connection failures.</summary>
-    public async Task RunAsync(WebSocket socket, string topicName, long? since, IPAddress? remoteAddress, DateTimeOffset tokenExpiresAt)
+    public async Task RunAsync(WebSocket socket, CoalescingStream? stream, string topicName, long? since, IPAddress? remoteAddress, DateTimeOffset tokenExpiresAt)
     {
         var id = Interlocked.Increment(ref _nextConnectionId);
         if (_shuttingDown)
@@ -79,7 +79,7 @@ internal sealed partial class ConnectionManager
 
         try
         {
-            await RunAdmittedAsync(socket, id, topicName, since, remoteAddress, tokenExpiresAt).ConfigureAwait(false);
+            await RunAdmittedAsync(socket, stream, id, topicName, since, remoteAddress, tokenExpiresAt).ConfigureAwait(false);
         }
         finally
         {
@@ -87,7 +87,7 @@ internal sealed partial class ConnectionManager
         }
     }
 
-    private async Task RunAdmittedAsync(WebSocket socket, long id, string topicName, long? since, IPAddress? remoteAddress, DateTimeOffset tokenExpiresAt)
+    private async Task RunAdmittedAsync(WebSocket socket, CoalescingStream? stream, long id, string topicName, long? since, IPAddress? remoteAddress, DateTimeOffset tokenExpiresAt)
     {
         if (!_topics.TryGet(topicName, out var topic))
         {
@@ -103,7 +103,7 @@ internal sealed partial class ConnectionManager
         }
 
         var connection = new WebSocketConnection(
-            id, topic, socket, remoteAddress, this, _messageHandler,
+            id, topic, socket, stream, remoteAddress, this, _messageHandler,
             new WebSocketConnection.ConnectionSettings(Options.SendQueueCapacity, Options.MaxMessageBytes, Options.ClientMessagesPerSecond, Options.PolicyFor(topicName)),
             TimeProvider.GetTimestamp(), _messageHandler.ToTimestamp(tokenExpiresAt), _connectionLogger);
         _connections[id] = connection;

@@ -19,6 +19,7 @@ namespace TopicBroker.Connections;
 internal sealed partial class WebSocketConnection
 {
     private readonly WebSocket _socket;
+    private readonly CoalescingStream? _stream;
     private readonly Channel<OutboundFrame> _queue;
     private readonly ConnectionManager _manager;
     private readonly ClientMessageHandler _messageHandler;
@@ -39,6 +40,7 @@ internal sealed partial class WebSocketConnection
         long id,
         TopicState topic,
         WebSocket socket,
+        CoalescingStream? stream,
         IPAddress? remoteAddress,
         ConnectionManager manager,
         ClientMessageHandler messageHandler,
@@ -51,6 +53,7 @@ internal sealed partial class WebSocketConnection
         Topic = topic;
         RemoteAddress = remoteAddress;
         _socket = socket;
+        _stream = stream;
         _manager = manager;
         _messageHandler = messageHandler;
         _maxMessageBytes = settings.MaxMessageBytes;
@@ -211,6 +214,14 @@ internal sealed partial class WebSocketConnection
         return true;
     }
 
+    /// <summary>Empties the queue without sending: for the fan-out micro-benchmark, which runs no send loop.</summary>
+    internal void DrainForBenchmark()
+    {
+        while (_queue.Reader.TryRead(out _))
+        {
+        }
+    }
+
     /// <summary>Drops the TCP connection at once; both loops end with an error they expect.</summary>
     public void Abort()
     {
@@ -236,6 +247,8 @@ internal sealed partial class WebSocketConnection
         {
             while (await reader.WaitToReadAsync().ConfigureAwait(false))
             {
+                // Everything drained in this pass goes to the socket in one write (see CoalescingStream).
+                _stream?.BeginBatch();
                 while (true)
                 {
                     while (reader.TryRead(out var frame))
@@ -275,9 +288,20 @@ internal sealed partial class WebSocketConnection
                         await SendFrameAsync(frame).ConfigureAwait(false);
                     }
                 }
+
+                if (_stream is not null)
+                {
+                    await _stream.EndBatchAsync().ConfigureAwait(false);
+                }
             }
 
         Close:
+            if (_stream is not null)
+            {
+                // What was gathered before the close request still goes out, ahead of the close.
+                await _stream.EndBatchAsync().ConfigureAwait(false);
+            }
+
             var close = Volatile.Read(ref _close)!;
             if (close.FinalFrame is not null && _socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
             {

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net.WebSockets;
+using Microsoft.AspNetCore.Http.Features;
 using TopicBroker.Connections;
 using TopicBroker.Protocol;
 using TopicBroker.Security;
@@ -53,7 +54,8 @@ internal static class WebSocketEndpoint
             // Keep-alive is the broker's own ping frame (one timer for all connections).
             KeepAliveInterval = TimeSpan.Zero,
         }).ConfigureAwait(false);
-        await connections.RunAsync(socket, topic, ParseSince(context.Request.Query["since"]), context.Connection.RemoteIpAddress, token.ExpiresAt).ConfigureAwait(false);
+        var coalescing = (context.Features.Get<IHttpUpgradeFeature>() as CoalescingUpgradeFeature)?.Stream;
+        await connections.RunAsync(socket, coalescing, topic, ParseSince(context.Request.Query["since"]), context.Connection.RemoteIpAddress, token.ExpiresAt).ConfigureAwait(false);
     }
 
     /// <summary>A non-negative integer, or null (then the client gets a snapshot; protocol.md section 5).</summary>

@@ -31,6 +31,7 @@ internal static partial class BrokerApplication
         app.Services.GetRequiredService<ConnectionManager>().Metrics = app.Services.GetRequiredService<BrokerMetrics>();
         app.UseBrokerDiagnostics();
         UseSamples(app);
+        app.Use(CoalescingUpgradeFeature.Install("/ws"));
         app.UseWebSockets();
         app.MapTopicWebSockets();
         app.MapTopicApi();

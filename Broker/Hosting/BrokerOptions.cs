@@ -92,7 +92,7 @@ public sealed class BrokerOptions
     }
 
     /// <summary>SQLite synchronous mode for commits.</summary>
-    public SynchronousMode Synchronous { get; set; } = SynchronousMode.Full;
+    public SynchronousMode Synchronous { get; set; } = SynchronousMode.Normal;
 
     /// <summary>
     /// Most changes committed in one transaction (group commit). A batch is fanned out at once, so
