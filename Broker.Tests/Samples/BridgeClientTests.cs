@@ -1,0 +1,269 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Text.Json.Nodes;
+using RobotBridge.Bridge;
+using RobotBridge.Simulation;
+
+namespace TopicBroker.Tests.Samples;
+
+/// <summary>
+/// RobotBridge's <see cref="BridgeClient"/> (samples/RobotBridge/Bridge) against real brokers that
+/// restart on the same bridge port and database: nothing the simulator publishes is lost.
+/// </summary>
+public sealed class BridgeClientTests
+{
+    private const int SigStop = 19;
+
+    private static readonly string[] s_topics = [Restaurant.RobotsTopic, Restaurant.TablesTopic, Restaurant.OrdersTopic];
+
+    private string _directory = null!;
+    private int _bridgePort;
+    private BridgeClientLog _log = null!;
+    private BridgeClient _client = null!;
+    private CancellationTokenSource _stopClient = null!;
+    private Task? _clientRun;
+
+    [SetUp]
+    public void SetUp()
+    {
+        _directory = Directory.CreateTempSubdirectory("topicbroker-bridgeclient-").FullName;
+        _bridgePort = FreeLoopbackPort();
+        _log = new BridgeClientLog();
+        _stopClient = new CancellationTokenSource();
+    }
+
+    [TearDown]
+    public async Task TearDownAsync()
+    {
+        await _stopClient.CancelAsync();
+        if (_clientRun is not null)
+        {
+            await _clientRun.DefaultTimeout();
+        }
+
+        _stopClient.Dispose();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    [Test]
+    public async Task BridgeClient_BrokerRestartsGracefully_LinesPublishedWhileAwayReachTheNextBrokerOnce()
+    {
+        var restaurant = new Restaurant(4, new Random(5));
+        var expected = new ExpectedState();
+        await using (var first = await BrokerHost.StartAsync(BridgeSettings(), _directory))
+        {
+            StartClient();
+            await PublishAsync(expected, ReportAll(restaurant));
+            await WaitAllAnsweredAsync();
+            await first.StopAsync();
+        }
+
+        // The client has lost its connection: what follows is queued, not sent to the stopped broker.
+        await _log.WaitForAsync("reconnecting in");
+        var whileAway = Steps(restaurant, count: 40);
+        await PublishAsync(expected, whileAway);
+        Assert.That(_client.Unacked, Is.EqualTo(whileAway.Count));
+
+        await using var second = await BrokerHost.StartAsync(BridgeSettings(), _directory);
+        await WaitAllAnsweredAsync();
+
+        await expected.AssertMatchesAsync(second);
+        Assert.That(_client.Reconnects, Is.GreaterThanOrEqualTo(1), _log.ToString());
+        Assert.That(_client.Acked, Is.EqualTo(expected.LinesPublished));
+        // A graceful broker answers every line it has read before it closes, so nothing went twice.
+        Assert.That(_client.Resent, Is.Zero, _log.ToString());
+        Assert.That(_client.Sent, Is.EqualTo(expected.LinesPublished));
+    }
+
+    [Test]
+    public async Task BridgeClient_BrokerDiesWithLinesUnanswered_ResendsThemToTheRestartedBroker()
+    {
+        var restaurant = new Restaurant(4, new Random(9));
+        var expected = new ExpectedState();
+        var unanswered = Steps(restaurant, count: 40);
+        await using (var first = await BrokerProcess.StartAsync(_directory, $"--Broker:TcpBridge:Port={_bridgePort}"))
+        {
+            // How soon the client gives up on a broker that stopped answering: far below the
+            // default 30 s to keep the test short. A broker slower than that only causes more resends.
+            StartClient(answerTimeout: TimeSpan.FromMilliseconds(400));
+            await PublishAsync(expected, ReportAll(restaurant));
+            await WaitAllAnsweredAsync();
+
+            // The broker hangs (SIGSTOP): the kernel still takes the client's bytes, nobody reads
+            // them. Once the client reports an unanswered line, the broker dies without a word.
+            Assert.That(Kill(FindChildProcess($"--Broker:Database={Path.Combine(_directory, "broker.db")}"), SigStop), Is.Zero, "kill(SIGSTOP)");
+            var logged = _log.Count;
+            await PublishAsync(expected, unanswered);
+            await _log.WaitForAsync("presuming the connection dead", logged);
+            await first.KillAsync();
+        }
+
+        await using var second = await BrokerHost.StartAsync(BridgeSettings(), _directory);
+        await WaitAllAnsweredAsync();
+
+        await expected.AssertMatchesAsync(second);
+        Assert.That(_client.Resent, Is.GreaterThanOrEqualTo(unanswered.Count), _log.ToString());
+        Assert.That(_client.Reconnects, Is.GreaterThanOrEqualTo(1));
+        Assert.That(_client.Acked, Is.EqualTo(expected.LinesPublished), "every line answered exactly once, by one broker or the other");
+    }
+
+    private void StartClient(TimeSpan? answerTimeout = null)
+    {
+        _client = new BridgeClient(new BridgeClientOptions
+        {
+            Port = _bridgePort,
+            // Back within a fraction of a second once the next broker listens.
+            InitialBackoff = TimeSpan.FromMilliseconds(20),
+            MaxBackoff = TimeSpan.FromMilliseconds(200),
+            AnswerTimeout = answerTimeout ?? new BridgeClientOptions().AnswerTimeout,
+            Log = _log,
+        });
+        _clientRun = _client.RunAsync(_stopClient.Token);
+    }
+
+    private async Task WaitAllAnsweredAsync()
+    {
+        try
+        {
+            await _client.WaitAllAckedAsync(CancellationToken.None).DefaultTimeout();
+        }
+        catch (TimeoutException)
+        {
+            Assert.Fail($"{_client.Unacked} lines still unanswered; the client's log:\n{_log}");
+        }
+    }
+
+    private Dictionary<string, string?> BridgeSettings() => new()
+    {
+        ["Broker:TcpBridge:Port"] = _bridgePort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+    };
+
+    private async Task PublishAsync(ExpectedState expected, List<EntityChange> changes)
+    {
+        foreach (var change in changes)
+        {
+            if (change.Data is null)
+            {
+                await _client.PublishDeleteAsync(change.Topic, change.Id).DefaultTimeout();
+            }
+            else
+            {
+                await _client.PublishAsync(change.Topic, change.Id, change.Data).DefaultTimeout();
+            }
+
+            expected.Apply(change);
+        }
+    }
+
+    private static List<EntityChange> ReportAll(Restaurant restaurant)
+    {
+        var changes = new List<EntityChange>();
+        restaurant.ReportAll(changes);
+        return changes;
+    }
+
+    /// <summary>Simulated seconds of the restaurant until it has reported at least <paramref name="count"/> changes.</summary>
+    private static List<EntityChange> Steps(Restaurant restaurant, int count)
+    {
+        var changes = new List<EntityChange>();
+        var now = new DateTimeOffset(2025, 11, 21, 19, 0, 0, TimeSpan.Zero);
+        for (var second = 0; changes.Count < count; second++)
+        {
+            if (second == 3600)
+            {
+                Assert.Fail("the simulation stood still for an hour");
+            }
+
+            restaurant.Step(TimeSpan.FromSeconds(1), now.AddSeconds(second), changes);
+        }
+
+        return changes;
+    }
+
+    private static int FreeLoopbackPort()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
+    /// <summary>The pid of this process's child whose command line contains <paramref name="argument"/>.</summary>
+    private static int FindChildProcess(string argument)
+    {
+        foreach (var directory in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(directory), out var pid))
+            {
+                continue;
+            }
+
+            try
+            {
+                var arguments = File.ReadAllText(Path.Combine(directory, "cmdline")).Split('\0');
+                // /proc/<pid>/stat: "pid (name) state ppid ..."; the name may hold spaces, so read after the last ')'.
+                var stat = File.ReadAllText(Path.Combine(directory, "stat"));
+                var parent = int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+                if (parent == Environment.ProcessId && arguments.Contains(argument))
+                {
+                    return pid;
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // The process ended while we looked, or is not ours to read.
+            }
+        }
+
+        Assert.Fail($"no child process with {argument}");
+        return 0;
+    }
+
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
+
+    /// <summary>Every entity as the client's lines leave it, to compare with what a broker holds.</summary>
+    private sealed class ExpectedState
+    {
+        private readonly Dictionary<string, Dictionary<string, JsonObject>> _topics = s_topics.ToDictionary(t => t, _ => new Dictionary<string, JsonObject>());
+
+        public int LinesPublished { get; private set; }
+
+        public void Apply(EntityChange change)
+        {
+            LinesPublished++;
+            if (change.Data is null)
+            {
+                _topics[change.Topic].Remove(change.Id);
+            }
+            else
+            {
+                _topics[change.Topic][change.Id] = (JsonObject)change.Data.DeepClone();
+            }
+        }
+
+        public async Task AssertMatchesAsync(BrokerHost broker)
+        {
+            using var http = broker.CreateHttpClient();
+            foreach (var (topic, entities) in _topics)
+            {
+                var snapshot = JsonNode.Parse(await http.GetStringAsync($"/api/topics/{topic}").DefaultTimeout())!;
+                var data = snapshot["data"]!.AsObject();
+                Assert.That(data.Select(p => p.Key), Is.EquivalentTo(entities.Keys), $"{topic}: ids");
+                foreach (var (id, value) in entities)
+                {
+                    Assert.That(JsonNode.DeepEquals(data[id], value), Is.True, $"{topic}/{id}: the broker holds {data[id]?.ToJsonString()}, the last line sent {value.ToJsonString()}");
+                }
+            }
+        }
+    }
+}
