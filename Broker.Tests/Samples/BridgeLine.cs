@@ -1,0 +1,11 @@
+namespace TopicBroker.Tests.Samples;
+
+/// <summary>Lines of the TCP bridge protocol (protocol.md section 6).</summary>
+internal static class BridgeLine
+{
+    public static string Upsert(string topic, string id, string dataJson) =>
+        $$"""{"topic":"{{topic}}","id":"{{id}}","data":{{dataJson}}}""";
+
+    public static string Delete(string topic, string id) =>
+        $$"""{"topic":"{{topic}}","id":"{{id}}","op":"delete"}""";
+}
