@@ -83,22 +83,7 @@ public sealed class LoggingTests
         var directory = Directory.CreateTempSubdirectory("topicbroker-logs-").FullName;
         var lines = new List<string>();
         var listening = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var info = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = directory,
-        };
-        foreach (var arg in new[]
-                 {
-                     Path.Combine(AppContext.BaseDirectory, "TopicBroker.dll"), "--Urls=http://127.0.0.1:0",
-                     $"--Broker:Database={Path.Combine(directory, "broker.db")}", "--Broker:TcpBridge:Port=0",
-                     "--Broker:Diagnostics:LogFormat=Json",
-                 })
-        {
-            info.ArgumentList.Add(arg);
-        }
+        var info = BrokerProcess.CreateStartInfo(directory, ["--Broker:Diagnostics:LogFormat=Json"]);
 
         using var process = new Process { StartInfo = info };
         DataReceivedEventHandler collect = (_, e) =>

@@ -32,9 +32,12 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<BrokerProcess> StartAsync(string directory, params string[] extraArgs)
+    /// <summary>
+    /// <c>dotnet TopicBroker.dll</c> on loopback port 0, its database in <paramref name="directory"/>,
+    /// output redirected; <paramref name="extraArgs"/> are further <c>--Key=Value</c> settings.
+    /// </summary>
+    public static ProcessStartInfo CreateStartInfo(string directory, IEnumerable<string> extraArgs)
     {
-        var dll = Path.Combine(AppContext.BaseDirectory, "TopicBroker.dll");
         var info = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
@@ -44,12 +47,19 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
         };
         foreach (var arg in new[]
                  {
-                     dll, "--Urls=http://127.0.0.1:0", $"--Broker:Database={Path.Combine(directory, "broker.db")}",
-                     "--Broker:TcpBridge:Port=0", "--Serilog:MinimumLevel:Default=Information",
+                     Path.Combine(AppContext.BaseDirectory, "TopicBroker.dll"), "--Urls=http://127.0.0.1:0",
+                     $"--Broker:Database={Path.Combine(directory, "broker.db")}", "--Broker:TcpBridge:Port=0",
                  }.Concat(extraArgs))
         {
             info.ArgumentList.Add(arg);
         }
+
+        return info;
+    }
+
+    public static async Task<BrokerProcess> StartAsync(string directory, params string[] extraArgs)
+    {
+        var info = CreateStartInfo(directory, ["--Serilog:MinimumLevel:Default=Information", .. extraArgs]);
 
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
         var broker = new BrokerProcess(process);

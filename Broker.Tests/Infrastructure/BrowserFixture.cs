@@ -62,7 +62,7 @@ internal static class BrowserFixture
         }
     }
 
-    /// <summary>Closes the browser at the end of the run (called by <see cref="BrowserTeardown"/>).</summary>
+    /// <summary>Closes the browser at the end of the run (called by RunTeardown).</summary>
     internal static async Task CloseAsync()
     {
         if (s_browser is not null)
