@@ -21,19 +21,28 @@ internal static class BrowserFixture
         return await browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1400, Height = 900 } });
     }
 
-    /// <summary>Where tests save the screenshots the README shows.</summary>
+    /// <summary>
+    /// Where tests save the screenshots the README shows: <c>docs/</c> when the run is meant to
+    /// refresh them (<c>TOPICBROKER_UPDATE_DOCS=1 dotnet test</c>), else the test output folder, so
+    /// an ordinary run leaves the working tree as it was.
+    /// </summary>
     public static string DocsPath(string fileName)
     {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        if (Environment.GetEnvironmentVariable("TOPICBROKER_UPDATE_DOCS") == "1")
         {
-            if (File.Exists(Path.Combine(dir.FullName, "TopicBroker.sln")))
+            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
             {
-                Directory.CreateDirectory(Path.Combine(dir.FullName, "docs"));
-                return Path.Combine(dir.FullName, "docs", fileName);
+                if (File.Exists(Path.Combine(dir.FullName, "TopicBroker.sln")))
+                {
+                    Directory.CreateDirectory(Path.Combine(dir.FullName, "docs"));
+                    return Path.Combine(dir.FullName, "docs", fileName);
+                }
             }
         }
 
-        return Path.Combine(AppContext.BaseDirectory, fileName);
+        var screenshots = Path.Combine(AppContext.BaseDirectory, "screenshots");
+        Directory.CreateDirectory(screenshots);
+        return Path.Combine(screenshots, fileName);
     }
 
     private static async Task<IBrowser> GetBrowserAsync()
