@@ -111,7 +111,11 @@ internal static class ResultTables
         var table = new TextTable("metric", "value");
         table.Add("connections established", $"{Format.Count(connections.Established)} of {Format.Count(connections.Requested)}");
         table.Add("topics", string.Join(",", connections.Topics));
-        table.Add("source addresses", string.Join(",", connections.SourceAddresses));
+        table.Add(
+            "source addresses",
+            connections.SourceAddresses.Count <= 2
+                ? string.Join(",", connections.SourceAddresses)
+                : $"{connections.SourceAddresses[0]} .. {connections.SourceAddresses[^1]} ({connections.SourceAddresses.Count})");
         table.Add("connect time (until every snapshot)", $"{Format.Fixed(connections.ConnectSeconds, 2)} s");
         table.Add("connect rate", $"{Format.Count(connections.ConnectionsPerSecond)} /s");
         table.Add("broker CPU while connecting", $"{Format.Fixed(connections.ConnectCpu.BrokerCpuPercent)} %");
