@@ -21,7 +21,11 @@ internal static class SvgLatencyChart
     public static string Render(string title, string subtitle, IReadOnlyList<DeliveryStep> steps, double p99LimitMs)
     {
         var rates = steps.Select(s => s.OfferedUpdatesPerSecond).ToArray();
-        var latencies = steps.SelectMany(s => new[] { s.Latency.P50Ms, s.Latency.P99Ms }).Append(p99LimitMs).Where(v => v > 0).ToArray();
+        var measured = steps.SelectMany(s => new[] { s.Latency.P50Ms, s.Latency.P99Ms }).Where(v => v > 0).ToArray();
+
+        // The limit line belongs on the chart when it is near the data, not when it would squash it.
+        var showLimit = measured.Length == 0 || p99LimitMs <= measured.Max() * 10;
+        var latencies = showLimit ? measured.Append(p99LimitMs).ToArray() : measured;
         var xMin = NiceBelow(rates.DefaultIfEmpty(1).Min());
         var xMax = NiceAbove(rates.DefaultIfEmpty(10).Max() * 1.0001);
         var yMin = NiceBelow(latencies.DefaultIfEmpty(0.1).Min());
@@ -64,9 +68,12 @@ internal static class SvgLatencyChart
         svg.Append(CultureInfo.InvariantCulture, $"""<text x="{(Left + Width - Right) / 2}" y="{Height - 24}" text-anchor="middle">offered rate (updates/s, log scale)</text>""").AppendLine();
         svg.Append(CultureInfo.InvariantCulture, $"""<text transform="translate(22 {(Top + Height - Bottom) / 2}) rotate(-90)" text-anchor="middle">latency publish → receive (ms, log scale)</text>""").AppendLine();
 
-        var limitY = Y(p99LimitMs);
-        svg.Append(CultureInfo.InvariantCulture, $"""<line x1="{Left}" y1="{limitY:0.#}" x2="{Width - Right}" y2="{limitY:0.#}" stroke="#999" stroke-dasharray="6 4"/>""").AppendLine();
-        svg.Append(CultureInfo.InvariantCulture, $"""<text x="{Width - Right - 4}" y="{limitY - 6:0.#}" text-anchor="end" fill="#777">p99 limit {Label(p99LimitMs)} ms</text>""").AppendLine();
+        if (showLimit)
+        {
+            var limitY = Y(p99LimitMs);
+            svg.Append(CultureInfo.InvariantCulture, $"""<line x1="{Left}" y1="{limitY:0.#}" x2="{Width - Right}" y2="{limitY:0.#}" stroke="#999" stroke-dasharray="6 4"/>""").AppendLine();
+            svg.Append(CultureInfo.InvariantCulture, $"""<text x="{Width - Right - 4}" y="{limitY - 6:0.#}" text-anchor="end" fill="#777">p99 limit {Label(p99LimitMs)} ms</text>""").AppendLine();
+        }
 
         AppendSeries(svg, steps, s => s.Latency.P50Ms, "#1f77b4", X, Y);
         AppendSeries(svg, steps, s => s.Latency.P99Ms, "#d62728", X, Y);
