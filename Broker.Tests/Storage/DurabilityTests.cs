@@ -154,6 +154,38 @@ public sealed class DurabilityTests
     }
 
     [Test]
+    public async Task ExternalDelete_SettledByANewerWrite_IsNeverReplayedLater()
+    {
+        await using var broker = await BrokerHost.StartAsync(new Dictionary<string, string?> { ["Broker:PollingInterval"] = "00:00:00.200" }, _directory);
+        await broker.PublishAsync("tables", "T4", """{"state":"free"}""");
+        await broker.PublishAsync("orders", "order-12", """{"status":"new"}""");
+        await using var tables = await broker.ConnectAsync("tables");
+        await using var orders = await broker.ConnectAsync("orders");
+        await tables.ReceiveFrameAsync("snapshot");
+        await orders.ReceiveFrameAsync("snapshot");
+        using var db = broker.OpenDatabase();
+
+        // Another program deletes and re-inserts T4 in one go: the poll sees one upsert.
+        Execute(db, "BEGIN; DELETE FROM entities WHERE topic = 'tables' AND id = 'T4'; " +
+                    """INSERT INTO entities (topic, id, data, seq) VALUES ('tables', 'T4', '{"state":"seated"}', NULL); COMMIT;""");
+        Assert.That((await tables.ReceiveFrameAsync("update")).GetProperty("op").GetString(), Is.EqualTo("upsert"));
+        // It deletes order-12; the broker broadcasts that; then a robot publishes order-12 anew.
+        Execute(db, "DELETE FROM entities WHERE topic = 'orders' AND id = 'order-12'");
+        Assert.That((await orders.ReceiveFrameAsync("update")).GetProperty("op").GetString(), Is.EqualTo("delete"));
+        await broker.PublishAsync("orders", "order-12", """{"status":"cooking"}""");
+        Assert.That((await orders.ReceiveFrameAsync("update")).GetProperty("op").GetString(), Is.EqualTo("upsert"));
+
+        // Any later external write makes the poll look again: no stale tombstone may fire.
+        Execute(db, """INSERT INTO entities (topic, id, data, seq) VALUES ('tables', 'T9', '{"state":"free"}', NULL)""");
+        Assert.That((await tables.ReceiveFrameAsync("update")).GetProperty("id").GetString(), Is.EqualTo("T9"));
+        await broker.PublishAsync("orders", "marker", "{}");
+        var next = await orders.ReceiveFrameAsync("update");
+        Assert.That(next.GetProperty("id").GetString(), Is.EqualTo("marker"), "no delete of order-12 came before the marker");
+        Assert.That(Scalar(db, "SELECT COUNT(*) FROM external_deletes"), Is.EqualTo(0L));
+        Assert.That(Scalar(db, "SELECT COUNT(*) FROM entities WHERE topic = 'tables' AND id = 'T4'"), Is.EqualTo(1L));
+    }
+
+    [Test]
     public async Task QuietRebroadcastTopic_IsRebroadcastAsSnapshot_ToItsSubscribers()
     {
         await using var broker = await BrokerHost.StartAsync(new Dictionary<string, string?> { ["Broker:PollingInterval"] = "00:00:00.200" }, _directory);

@@ -206,13 +206,19 @@ internal sealed partial class IngestPipeline : BackgroundService
 
     private void CommitExternalChanges()
     {
-        IReadOnlyList<ExternalChange> external;
+        IReadOnlyList<StoredChange> external;
         try
         {
-            external = _store.ReadExternalChanges(name => _topics.TryGet(name, out _));
+            external = _store.CommitExternalChanges(name => _topics.TryGet(name, out var topic) ? topic : null);
         }
         catch (StoreUnavailableException ex)
         {
+            // Give the seqs back (nothing else is in flight on this loop), and retry next poll.
+            foreach (var topic in _topics.All)
+            {
+                topic.AssignedSeq = topic.Seq;
+            }
+
             Log.PollFailed(_logger, ex);
             return;
         }
@@ -222,18 +228,10 @@ internal sealed partial class IngestPipeline : BackgroundService
             return;
         }
 
-        var stored = new StoredChange[external.Count];
-        for (var i = 0; i < external.Count; i++)
-        {
-            _topics.TryGet(external[i].Topic, out var topic);
-            stored[i] = new StoredChange(topic!, ++topic!.AssignedSeq, external[i].Id, external[i].Data, Stopwatch.GetTimestamp());
-        }
-
-        if (TryCommit(stored))
-        {
-            Log.ExternalChangesCommitted(_logger, stored.Length);
-            Broadcast(stored);
-        }
+        Interlocked.Add(ref _committedChanges, external.Count);
+        Interlocked.Increment(ref _commits);
+        Log.ExternalChangesCommitted(_logger, external.Count);
+        Broadcast([.. external]);
     }
 
     private bool TryCommit(StoredChange[] changes)

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Unicode;
 using Microsoft.Data.Sqlite;
@@ -117,22 +118,7 @@ internal sealed partial class SqliteStateStore : IDisposable
         try
         {
             using var transaction = _connection.BeginTransaction();
-            foreach (var change in batch)
-            {
-                WriteChange(transaction, change);
-            }
-
-            // Each topic's newest seq is that of its last change in the batch (seq order).
-            for (var i = batch.Count - 1; i >= 0; i--)
-            {
-                var change = batch[i];
-                if (IsLastOfTopic(batch, i))
-                {
-                    Run(_setTopicSeq, transaction, change.Topic.Name, change.Seq);
-                    Run(_trimHistory, transaction, change.Topic.Name, change.Seq - _historySize);
-                }
-            }
-
+            WriteBatch(transaction, batch);
             transaction.Commit();
         }
         catch (SqliteException ex)
@@ -144,63 +130,83 @@ internal sealed partial class SqliteStateStore : IDisposable
     }
 
     /// <summary>
-    /// Returns the rows other programs wrote since the last call, or an empty list at the cost of
-    /// one PRAGMA when nobody else has written (SQLite's data_version moves only for other
-    /// connections' commits).
+    /// Picks up what other programs wrote since the last call and commits it with new seqs, in one
+    /// write transaction, so a program writing meanwhile waits for it and nothing is read stale or
+    /// overwritten. Costs one PRAGMA when nobody else has written (SQLite's data_version moves only
+    /// for other connections' commits). Returns the committed changes, in seq order per topic.
     /// </summary>
-    public IReadOnlyList<ExternalChange> ReadExternalChanges(Func<string, bool> isKnownTopic)
+    public IReadOnlyList<StoredChange> CommitExternalChanges(Func<string, TopicState?> resolveTopic)
     {
         try
         {
-            var version = (long)_dataVersion.ExecuteScalar()!;
-            if (version == _lastDataVersion)
+            if ((long)_dataVersion.ExecuteScalar()! == _lastDataVersion)
             {
                 return [];
             }
 
+            using var transaction = _connection.BeginTransaction();
+            _dataVersion.Transaction = transaction;
+            var version = (long)_dataVersion.ExecuteScalar()!;
+            var changes = ReadExternalChanges(transaction, resolveTopic);
+            WriteBatch(transaction, changes);
+            transaction.Commit();
+
+            // Only now: a failed attempt leaves the version as it was, so the next poll retries.
             _lastDataVersion = version;
-            var changes = new List<ExternalChange>();
-            var upserted = new HashSet<(string, string)>();
-            using (var command = Prepare("SELECT topic, id, data FROM entities WHERE seq IS NULL"))
-            using (var reader = command.ExecuteReader())
-            {
-                while (reader.Read())
-                {
-                    var topic = reader.GetString(0);
-                    var id = reader.GetString(1);
-                    var data = reader.GetFieldValue<byte[]>(2);
-                    if (!isKnownTopic(topic) || !IsJsonObject(data))
-                    {
-                        Log.ExternalRowIgnored(_logger, topic, id);
-                        continue;
-                    }
-
-                    upserted.Add((topic, id));
-                    changes.Add(new ExternalChange(topic, id, data));
-                }
-            }
-
-            using (var command = Prepare("SELECT DISTINCT topic, id FROM external_deletes"))
-            using (var reader = command.ExecuteReader())
-            {
-                while (reader.Read())
-                {
-                    var topic = reader.GetString(0);
-                    var id = reader.GetString(1);
-                    // Deleted and written again before this poll: the write wins.
-                    if (isKnownTopic(topic) && !upserted.Contains((topic, id)))
-                    {
-                        changes.Add(new ExternalChange(topic, id, null));
-                    }
-                }
-            }
-
             return changes;
         }
         catch (SqliteException ex)
         {
-            throw new StoreUnavailableException($"SQLite could not be read ({ex.SqliteErrorCode}): {ex.Message}", ex);
+            throw new StoreUnavailableException($"SQLite could not take in external writes ({ex.SqliteErrorCode}): {ex.Message}", ex);
         }
+        finally
+        {
+            _dataVersion.Transaction = null;
+        }
+    }
+
+    private List<StoredChange> ReadExternalChanges(SqliteTransaction transaction, Func<string, TopicState?> resolveTopic)
+    {
+        var changes = new List<StoredChange>();
+        var upserted = new HashSet<(string, string)>();
+        var now = Stopwatch.GetTimestamp();
+        using (var command = Prepare("SELECT topic, id, data FROM entities WHERE seq IS NULL"))
+        {
+            command.Transaction = transaction;
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                var topicName = reader.GetString(0);
+                var id = reader.GetString(1);
+                var data = reader.GetFieldValue<byte[]>(2);
+                if (resolveTopic(topicName) is not { } topic || !IsJsonObject(data))
+                {
+                    Log.ExternalRowIgnored(_logger, topicName, id);
+                    continue;
+                }
+
+                upserted.Add((topicName, id));
+                changes.Add(new StoredChange(topic, ++topic.AssignedSeq, id, data, now));
+            }
+        }
+
+        using (var command = Prepare("SELECT DISTINCT topic, id FROM external_deletes"))
+        {
+            command.Transaction = transaction;
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                var topicName = reader.GetString(0);
+                var id = reader.GetString(1);
+                // Deleted and written again before this poll: the write wins.
+                if (resolveTopic(topicName) is { } topic && !upserted.Contains((topicName, id)))
+                {
+                    changes.Add(new StoredChange(topic, ++topic.AssignedSeq, id, null, now));
+                }
+            }
+        }
+
+        return changes;
     }
 
     public void Dispose()
@@ -213,18 +219,40 @@ internal sealed partial class SqliteStateStore : IDisposable
         _connection.Dispose();
     }
 
+    private void WriteBatch(SqliteTransaction transaction, IReadOnlyList<StoredChange> batch)
+    {
+        foreach (var change in batch)
+        {
+            WriteChange(transaction, change);
+        }
+
+        // Each topic's newest seq is that of its last change in the batch (seq order).
+        for (var i = batch.Count - 1; i >= 0; i--)
+        {
+            var change = batch[i];
+            if (IsLastOfTopic(batch, i))
+            {
+                Run(_setTopicSeq, transaction, change.Topic.Name, change.Seq);
+                Run(_trimHistory, transaction, change.Topic.Name, change.Seq - _historySize);
+            }
+        }
+    }
+
     private void WriteChange(SqliteTransaction transaction, StoredChange change)
     {
         var topic = change.Topic.Name;
         if (change.Data is null)
         {
             Run(_delete, transaction, topic, change.Id);
-            Run(_clearTombstone, transaction, topic, change.Id);
         }
         else
         {
             Run(_upsert, transaction, topic, change.Id, change.Data, change.Seq);
         }
+
+        // A tombstone left by another program's earlier delete of this id is settled by this
+        // newer change, whichever it is; left behind, the poll would replay the old delete later.
+        Run(_clearTombstone, transaction, topic, change.Id);
 
         Run(_appendHistory, transaction, topic, change.Seq, change.Id, change.Data is null ? "delete" : "upsert", (object?)change.Data ?? DBNull.Value);
     }

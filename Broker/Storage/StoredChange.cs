@@ -5,9 +5,6 @@ namespace TopicBroker.Storage;
 /// <summary>A change with its seq assigned, on its way into the store. Data null means delete.</summary>
 internal readonly record struct StoredChange(TopicState Topic, long Seq, string Id, byte[]? Data, long IngestTimestamp = 0);
 
-/// <summary>A row another program wrote to <c>entities</c> (or deleted from it), not yet given a seq.</summary>
-internal readonly record struct ExternalChange(string Topic, string Id, byte[]? Data);
-
 /// <summary>What the store holds for one topic at start-up.</summary>
 internal sealed record StoredTopic(long Seq, IReadOnlyList<KeyValuePair<string, byte[]>> Entities, IReadOnlyList<StoredChange> History);
 
