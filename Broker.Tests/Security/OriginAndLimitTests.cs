@@ -42,6 +42,38 @@ public sealed class OriginAndLimitTests
     }
 
     [Test]
+    public async Task HttpApi_RefusesForeignOrigins_AndBodiesThatAreNotDeclaredJson()
+    {
+        await using var broker = await BrokerHost.StartAsync();
+        using var http = broker.CreateHttpClient();
+
+        using var foreign = new HttpRequestMessage(HttpMethod.Post, "/api/topics/orders/entities/x") { Content = new StringContent("{}", Encoding.UTF8, "application/json") };
+        foreign.Headers.Add("Origin", "https://evil.example");
+        var fromForeignPage = await http.SendAsync(foreign).DefaultTimeout();
+        var asPlainText = await http.PostAsync("/api/topics/orders/entities/x", new StringContent("{}", Encoding.UTF8, "text/plain")).DefaultTimeout();
+        using var own = new HttpRequestMessage(HttpMethod.Post, "/api/topics/orders/entities/x") { Content = new StringContent("{}", Encoding.UTF8, "application/json") };
+        own.Headers.Add("Origin", $"http://127.0.0.1:{broker.HttpPort}");
+        var fromOwnPage = await http.SendAsync(own).DefaultTimeout();
+
+        Assert.That(fromForeignPage.StatusCode, Is.EqualTo(HttpStatusCode.Forbidden));
+        Assert.That(asPlainText.StatusCode, Is.EqualTo(HttpStatusCode.UnsupportedMediaType));
+        Assert.That(fromOwnPage.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(broker.Get<TopicBroker.Topics.TopicRegistry>().TryGet("orders", out var orders) && orders.Seq == 1, Is.True, "only the own page's publish was stored");
+    }
+
+    [Test]
+    public async Task UnknownTopicWithALongNonAsciiName_IsStillClosedWith1003()
+    {
+        await using var broker = await BrokerHost.StartAsync();
+        await using var client = await broker.ConnectAsync(Uri.EscapeDataString(new string('€', 60)));
+
+        var (status, reason, _) = await client.ReceiveUntilCloseAsync();
+
+        Assert.That(status, Is.EqualTo(WebSocketCloseStatus.InvalidMessageType));
+        Assert.That(reason, Does.StartWith("Unknown topic"));
+    }
+
+    [Test]
     public async Task FloodingClient_IsClosedWith1008_AndOthersGoOn()
     {
         await using var broker = await BrokerHost.StartAsync(new Dictionary<string, string?> { ["Broker:ClientMessagesPerSecond"] = "5" });
@@ -130,6 +162,58 @@ public sealed class OriginAndLimitTests
     }
 
     [Test]
+    public async Task BridgeClientThatNeverReadsAnswers_IsGivenUpOn_AndTheBridgeGoesOn()
+    {
+        await using var broker = await BrokerHost.StartAsync(new Dictionary<string, string?> { ["Broker:TcpBridge:IdleTimeout"] = "00:00:01" });
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(broker.BridgeEndPoint).DefaultTimeout();
+        var stream = tcp.GetStream();
+        var line = Encoding.UTF8.GetBytes("{\"topic\":\"events\",\"id\":\"e\",\"data\":{\"pad\":\"" + new string('p', 200) + "\"}}\n");
+        var chunk = Enumerable.Repeat(line, 1000).SelectMany(b => b).ToArray();
+
+        // Lines keep coming and no answer is ever read: the answers back up, and once none has
+        // been taken for IdleTimeout the broker gives the connection up instead of waiting forever.
+        var gaveUp = broker.WaitForLogAsync(e => e.RenderMessage().Contains("took no answers", StringComparison.Ordinal));
+        while (!gaveUp.IsCompleted)
+        {
+            try
+            {
+                await stream.WriteAsync(chunk).AsTask().DefaultTimeout();
+            }
+            catch (IOException)
+            {
+                break;
+            }
+        }
+
+        await gaveUp;
+        await using (var next = await broker.ConnectBridgeAsync())
+        {
+            Assert.That(await next.PublishAsync("""{"topic":"events","id":"after","data":{}}"""), Is.GreaterThan(0));
+        }
+
+        await broker.StopAsync();
+    }
+
+    [Test]
+    public async Task UnauthenticatedBridgeConnection_IsClosedAfterHandshakeTimeout_EvenIfItSendsKeepAlives()
+    {
+        await using var broker = await BrokerHost.StartAsync(TestTokens.AuthSettings(new() { ["Broker:HandshakeTimeout"] = "00:00:01" }));
+        await using var bridge = await broker.ConnectBridgeAsync();
+
+        // Blank lines are keep-alives that re-arm the 2-minute idle timeout of an authenticated
+        // connection; they must not buy an unauthenticated one more than HandshakeTimeout.
+        for (var i = 0; i < 5; i++)
+        {
+            await bridge.SendLineAsync("");
+        }
+
+        var closed = bridge.ReadAnswerAsync(TimeSpan.FromSeconds(30));
+        Assert.That(await closed, Is.Null);
+        await broker.WaitForLogAsync(e => e.RenderMessage().Contains("no valid auth line in time", StringComparison.Ordinal));
+    }
+
+    [Test]
     public async Task StalledHandshake_IsDroppedAfterHandshakeTimeout()
     {
         await using var broker = await BrokerHost.StartAsync(new Dictionary<string, string?> { ["Broker:HandshakeTimeout"] = "00:00:01" });
@@ -162,11 +246,18 @@ public sealed class OriginAndLimitTests
         Assert.That((await next.ReceiveFrameAsync()).GetProperty("type").GetString(), Is.EqualTo("snapshot"));
     }
 
-    [TestCase("http://0.0.0.0:0")]
-    [TestCase("http://*:0")]
-    public void OpenBroker_OnANonLoopbackAddress_RefusesToStart(string url)
+    [TestCase("Urls", "http://0.0.0.0:0")]
+    [TestCase("Urls", "http://*:0")]
+    [TestCase("http_ports", "0")]
+    public void OpenBroker_OnANonLoopbackAddress_RefusesToStart(string key, string value)
     {
-        var ex = Assert.ThrowsAsync<OptionsValidationException>(() => BrokerHost.StartAsync(new Dictionary<string, string?> { ["Urls"] = url }));
+        var settings = new Dictionary<string, string?> { [key] = value };
+        if (key != "Urls")
+        {
+            settings["Urls"] = "";
+        }
+
+        var ex = Assert.ThrowsAsync<OptionsValidationException>(() => BrokerHost.StartAsync(settings));
 
         Assert.That(ex!.Message, Does.Contain("Broker:Auth:SigningKey").And.Contain("AllowAnonymous"));
     }

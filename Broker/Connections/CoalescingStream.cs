@@ -54,10 +54,12 @@ internal sealed class CoalescingStream(Stream inner) : Stream
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default)
     {
-        if (_batching)
+        bool gathered = false, full = false;
+        lock (_bufferGate)
         {
-            bool full;
-            lock (_bufferGate)
+            // Decided under the lock: EndBatchAsync ends the batch only under it, so a write can
+            // never land in the buffer after the batch's last flush.
+            if (_batching)
             {
                 if (_buffer is null || _buffer.Length - _count < source.Length)
                 {
@@ -67,8 +69,12 @@ internal sealed class CoalescingStream(Stream inner) : Stream
                 source.Span.CopyTo(_buffer.AsSpan(_count));
                 _count += source.Length;
                 full = _count >= MaxBatchBytes;
+                gathered = true;
             }
+        }
 
+        if (gathered)
+        {
             if (full)
             {
                 await FlushGatheredAsync(cancellationToken).ConfigureAwait(false);

@@ -122,9 +122,19 @@ internal sealed partial class WebSocketConnection
             return;
         }
 
-        if (_policy == DeliveryPolicy.Latest && frame is not null)
+        if (_policy == DeliveryPolicy.Latest)
         {
-            Conflate(frame);
+            if (frame is null)
+            {
+                // A reply of its own (pong, error, auth) to a client that is behind on a 'latest'
+                // topic: dropped and counted, because such a client is never closed for being slow.
+                Topic.Counters.AddFramesDropped(1);
+            }
+            else
+            {
+                Conflate(frame);
+            }
+
             return;
         }
 
@@ -161,8 +171,19 @@ internal sealed partial class WebSocketConnection
 
             _conflated[frame.Id] = frame;
             Volatile.Write(ref _conflating, true);
+
+            // The send loop may have just drained everything and parked in WaitToReadAsync (it ends
+            // conflation under this lock, so it cannot be mid-check): nothing in the map wakes it,
+            // a frame in the queue does.
+            if (_queue.Reader.Count == 0)
+            {
+                _queue.Writer.TryWrite(WakeUp);
+            }
         }
     }
+
+    /// <summary>Queued only to wake a parked send loop; never sent.</summary>
+    private static readonly OutboundFrame WakeUp = new([]);
 
     /// <summary>
     /// Takes what conflation holds, oldest change first; null when it holds nothing, and then, if
@@ -258,7 +279,10 @@ internal sealed partial class WebSocketConnection
                             goto Close;
                         }
 
-                        await SendFrameAsync(frame).ConfigureAwait(false);
+                        if (!ReferenceEquals(frame, WakeUp))
+                        {
+                            await SendFrameAsync(frame).ConfigureAwait(false);
+                        }
                     }
 
                     if (!Volatile.Read(ref _conflating))

@@ -15,6 +15,7 @@ internal static class TopicApiEndpoints
     public static IEndpointRouteBuilder MapTopicApi(this IEndpointRouteBuilder endpoints)
     {
         var api = endpoints.MapGroup("/api/topics");
+        api.AddEndpointFilter(RefuseForeignOriginsAsync);
         api.MapGet("/{topic}", GetSnapshotAsync);
         api.MapPost("/{topic}/entities/{id}", PublishAsync);
         api.MapDelete("/{topic}/entities/{id}", DeleteAsync);
@@ -35,6 +36,23 @@ internal static class TopicApiEndpoints
         }
 
         await JsonAnswers.WriteAsync(context, StatusCodes.Status200OK, state.GetSnapshot().Payload).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A request a browser sends on behalf of a page from another site carries that site's Origin;
+    /// it gets 403, as a WebSocket handshake would (protocol.md section 11). Requests without an
+    /// Origin (curl, robots, servers) are not affected.
+    /// </summary>
+    private static async ValueTask<object?> RefuseForeignOriginsAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var http = context.HttpContext;
+        if (!http.RequestServices.GetRequiredService<OriginPolicy>().IsAllowed(http.Request))
+        {
+            await JsonAnswers.WriteErrorAsync(http, StatusCodes.Status403Forbidden, ErrorCodes.OriginNotAllowed, "This page's origin may not use the API.").ConfigureAwait(false);
+            return Results.Empty;
+        }
+
+        return await next(context).ConfigureAwait(false);
     }
 
     /// <summary>401 without a valid token, 403 when it lacks the right; true when the request may go on.</summary>
@@ -67,6 +85,14 @@ internal static class TopicApiEndpoints
         if (!parser.TryGetTopic(topic, out var state, out var error) || !ChangeParser.TryValidateId(id, out error))
         {
             await WriteAnswerAsync(context, error).ConfigureAwait(false);
+            return;
+        }
+
+        // Only JSON: a cross-site form or no-cors fetch cannot send this content type without a
+        // CORS preflight, which the broker never grants.
+        if (!context.Request.HasJsonContentType())
+        {
+            await JsonAnswers.WriteErrorAsync(context, StatusCodes.Status415UnsupportedMediaType, ErrorCodes.UnsupportedMediaType, "The body must be sent as Content-Type: application/json.").ConfigureAwait(false);
             return;
         }
 

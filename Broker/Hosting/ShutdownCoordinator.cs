@@ -18,13 +18,21 @@ internal sealed partial class ShutdownCoordinator(
     public async Task StoppingAsync(CancellationToken cancellationToken)
     {
         Log.Stopping(logger);
-        foreach (var source in sources)
+        try
         {
-            await source.StopAcceptingAsync(cancellationToken).ConfigureAwait(false);
+            foreach (var source in sources)
+            {
+                await source.StopAcceptingAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            await pipeline.DrainAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            // However the publishers' drain ended, WebSocket clients still get their shutdown frame.
+            await connections.ShutdownAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        await pipeline.DrainAsync(cancellationToken).ConfigureAwait(false);
-        await connections.ShutdownAsync(cancellationToken).ConfigureAwait(false);
         Log.Stopped(logger);
     }
 

@@ -31,6 +31,11 @@ internal sealed partial class BridgeConnection : IDisposable
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopReading = new();
     private readonly CancellationTokenSource _readDeadline = new();
+    private readonly CancellationTokenSource _writeDeadline = new();
+    // Cancelled when the answer loop ends for any reason, so the read loop cannot wait forever
+    // for room in the queue of unanswered lines.
+    private readonly CancellationTokenSource _abort = new();
+    private readonly DateTimeOffset _authDeadline;
     private TopicGrants? _grants;
     private DateTimeOffset _tokenExpiresAt = DateTimeOffset.MaxValue;
     private readonly Channel<Task<PublishResult>> _unanswered = Channel.CreateBounded<Task<PublishResult>>(
@@ -46,12 +51,14 @@ internal sealed partial class BridgeConnection : IDisposable
         _tokens = tokens;
         _maxLineBytes = limits.MaxLineBytes;
         _idleTimeout = limits.IdleTimeout;
+        _authDeadline = DateTimeOffset.UtcNow + limits.HandshakeTimeout;
         _logger = logger;
         // Without a signing key every line is allowed; with one, the first line must be {"auth":...}.
         _grants = tokens.Enabled ? null : TopicGrants.Anonymous;
     }
 
-    internal readonly record struct Limits(int MaxLineBytes, TimeSpan IdleTimeout);
+    /// <summary>HandshakeTimeout bounds the time to a first, valid auth line when tokens are required.</summary>
+    internal readonly record struct Limits(int MaxLineBytes, TimeSpan IdleTimeout, TimeSpan HandshakeTimeout);
 
     public long Id { get; }
 
@@ -82,20 +89,20 @@ internal sealed partial class BridgeConnection : IDisposable
         _stream.Dispose();
         _stopReading.Dispose();
         _readDeadline.Dispose();
+        _writeDeadline.Dispose();
+        _abort.Dispose();
     }
 
     private async Task ReadLoopAsync()
     {
         var reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 64 * 1024, leaveOpen: true));
         var skippingOversizedLine = false;
-        using var stopOrDeadline = CancellationTokenSource.CreateLinkedTokenSource(_stopReading.Token, _readDeadline.Token);
+        using var stopOrDeadline = CancellationTokenSource.CreateLinkedTokenSource(_stopReading.Token, _readDeadline.Token, _abort.Token);
         try
         {
             while (true)
             {
-                // Silence for IdleTimeout (a half-open connection) or the token's expiry ends the connection.
-                var untilExpiry = _tokenExpiresAt - DateTimeOffset.UtcNow;
-                _readDeadline.CancelAfter(untilExpiry < _idleTimeout ? (untilExpiry > TimeSpan.Zero ? untilExpiry : TimeSpan.Zero) : _idleTimeout);
+                _readDeadline.CancelAfter(TimeToDeadline());
                 var result = await reader.ReadAsync(stopOrDeadline.Token).ConfigureAwait(false);
                 var buffer = result.Buffer;
                 while (TryReadLine(ref buffer, out var line))
@@ -118,6 +125,10 @@ internal sealed partial class BridgeConnection : IDisposable
                     // No newline within the limit: answer now, then drop bytes until the next newline.
                     skippingOversizedLine = true;
                     await EnqueueAsync(Task.FromResult(TooLarge())).ConfigureAwait(false);
+                    if (_grants is null)
+                    {
+                        return;
+                    }
                 }
 
                 if (skippingOversizedLine)
@@ -140,9 +151,13 @@ internal sealed partial class BridgeConnection : IDisposable
             {
                 Log.StoppedReading(_logger, Id);
             }
+            else if (_abort.IsCancellationRequested)
+            {
+                Log.ReadEnded(_logger, Id, "answers could not be delivered");
+            }
             else if (_readDeadline.IsCancellationRequested)
             {
-                Log.Expired(_logger, Id, DateTimeOffset.UtcNow >= _tokenExpiresAt ? "token expired" : "idle timeout");
+                Log.Expired(_logger, Id, _grants is null ? "no valid auth line in time" : DateTimeOffset.UtcNow >= _tokenExpiresAt ? "token expired" : "idle timeout");
             }
             else
             {
@@ -155,13 +170,24 @@ internal sealed partial class BridgeConnection : IDisposable
         }
     }
 
+    /// <summary>
+    /// How long the next read may wait: until the auth deadline while unauthenticated (blank lines
+    /// do not extend it), else IdleTimeout (a half-open connection) or the token's expiry.
+    /// </summary>
+    private TimeSpan TimeToDeadline()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var wait = _grants is null ? _authDeadline - now : _tokenExpiresAt - now < _idleTimeout ? _tokenExpiresAt - now : _idleTimeout;
+        return wait > TimeSpan.Zero ? wait : TimeSpan.Zero;
+    }
+
     /// <summary>Answers one line (in order, through the queue); false when the connection must close after it.</summary>
     private async ValueTask<bool> HandleLineAsync(ReadOnlySequence<byte> line)
     {
         if (line.Length > _maxLineBytes)
         {
             await EnqueueAsync(Task.FromResult(TooLarge())).ConfigureAwait(false);
-            return true;
+            return _grants is not null;
         }
 
         var bytes = line.IsSingleSegment ? line.First : line.ToArray();
@@ -226,8 +252,9 @@ internal sealed partial class BridgeConnection : IDisposable
     }
 
     private ValueTask EnqueueAsync(Task<PublishResult> outcome) =>
-        // No cancellation: a line the loop has taken is always answered, even during shutdown.
-        _unanswered.Writer.WriteAsync(outcome, CancellationToken.None);
+        // Not cancelled by shutdown: a line the loop has taken is always answered. Only the end of
+        // the answer loop (the client no longer takes answers) cancels the wait.
+        _unanswered.Writer.WriteAsync(outcome, _abort.Token);
 
     private PublishResult TooLarge() =>
         PublishResult.Rejected(ErrorCodes.TooLarge, $"The line is over Broker:MaxMessageBytes ({_maxLineBytes} bytes); it was skipped.");
@@ -245,7 +272,7 @@ internal sealed partial class BridgeConnection : IDisposable
                     if (!next.IsCompleted)
                     {
                         // Caught up with what is committed: put the answers on the wire, then wait.
-                        await writer.FlushAsync().ConfigureAwait(false);
+                        await FlushWithDeadlineAsync(writer).ConfigureAwait(false);
                     }
 
                     var result = await next.ConfigureAwait(false);
@@ -253,7 +280,7 @@ internal sealed partial class BridgeConnection : IDisposable
                     WriteAnswer(writer, result);
                 }
 
-                await writer.FlushAsync().ConfigureAwait(false);
+                await FlushWithDeadlineAsync(writer).ConfigureAwait(false);
             }
         }
         catch (IOException ex)
@@ -262,13 +289,28 @@ internal sealed partial class BridgeConnection : IDisposable
             Log.WriteEnded(_logger, Id, ex.Message);
             DrainUnanswered();
         }
+        catch (OperationCanceledException) when (_writeDeadline.IsCancellationRequested)
+        {
+            Log.WriteEnded(_logger, Id, "the client took no answers for IdleTimeout");
+            DrainUnanswered();
+        }
         catch (ObjectDisposedException)
         {
             DrainUnanswered();
         }
         finally
         {
-            await writer.CompleteAsync().ConfigureAwait(false);
+            _abort.Cancel();
+            try
+            {
+                // After a failure, complete with an exception: nothing left in the writer is flushed
+                // into a socket that is gone or not being read.
+                await writer.CompleteAsync(_writeDeadline.IsCancellationRequested ? new OperationCanceledException() : null).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException or ObjectDisposedException or OperationCanceledException)
+            {
+            }
+
             await LingeringCloseAsync().ConfigureAwait(false);
         }
     }
@@ -304,9 +346,17 @@ internal sealed partial class BridgeConnection : IDisposable
 
     private static readonly TimeSpan LingerTimeout = TimeSpan.FromSeconds(2);
 
+    /// <summary>A client that takes no answers for IdleTimeout is given up on, like a silent one.</summary>
+    private async ValueTask FlushWithDeadlineAsync(PipeWriter writer)
+    {
+        _writeDeadline.CancelAfter(_idleTimeout);
+        await writer.FlushAsync(_writeDeadline.Token).ConfigureAwait(false);
+        _writeDeadline.TryReset();
+    }
+
     private void DrainUnanswered()
     {
-        _stopReading.Cancel();
+        _abort.Cancel();
         while (_unanswered.Reader.TryRead(out _))
         {
         }

@@ -80,8 +80,20 @@ internal sealed partial class BridgeListener : BackgroundService, IIngestSource
         {
             while (true)
             {
-                var socket = await _listener!.AcceptAsync(stop.Token).ConfigureAwait(false);
-                socket.NoDelay = true;
+                Socket socket;
+                try
+                {
+                    socket = await _listener!.AcceptAsync(stop.Token).ConfigureAwait(false);
+                    socket.NoDelay = true;
+                }
+                catch (SocketException ex) when (!stop.IsCancellationRequested)
+                {
+                    // One failed accept (a connection reset in the backlog, out of descriptors) must
+                    // not end the bridge, or the host with it.
+                    Log.AcceptFailed(_logger, ex.SocketErrorCode);
+                    continue;
+                }
+
                 running.RemoveAll(t => t.IsCompleted);
                 if (_connections.Count >= _options.TcpBridge.MaxConnections)
                 {
@@ -92,7 +104,7 @@ internal sealed partial class BridgeListener : BackgroundService, IIngestSource
                 var id = Interlocked.Increment(ref _nextId);
                 var connection = new BridgeConnection(
                     id, socket, _parser, _pipeline, _tokens,
-                    new BridgeConnection.Limits(_options.MaxMessageBytes, _options.TcpBridge.IdleTimeout),
+                    new BridgeConnection.Limits(_options.MaxMessageBytes, _options.TcpBridge.IdleTimeout, _options.HandshakeTimeout),
                     _loggerFactory.CreateLogger<BridgeConnection>());
                 _connections[id] = connection;
                 running.Add(RunConnectionAsync(connection));
@@ -187,6 +199,9 @@ internal sealed partial class BridgeListener : BackgroundService, IIngestSource
 
         [LoggerMessage(2, LogLevel.Information, "TCP bridge stopped; every line read was answered")]
         public static partial void Stopped(ILogger logger);
+
+        [LoggerMessage(5, LogLevel.Warning, "TCP bridge: accepting a connection failed ({SocketError}); still listening")]
+        public static partial void AcceptFailed(ILogger logger, SocketError socketError);
 
         [LoggerMessage(4, LogLevel.Warning, "TCP bridge connection refused: already at {MaxConnections} connections")]
         public static partial void Refused(ILogger logger, int maxConnections);

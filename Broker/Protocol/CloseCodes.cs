@@ -26,6 +26,7 @@ internal static class CloseCodes
     public const string TokenExpiredReason = "token expired";
 
     public static string UnknownTopicReason(string topic) =>
-        // A close reason is at most 123 bytes; topic names from the URL are clipped to fit.
-        $"Unknown topic '{(topic.Length > 64 ? topic[..64] : topic)}'";
+        // A close reason is at most 123 bytes of UTF-8. A well-formed name (at most 64 ASCII
+        // characters) fits and is echoed; anything else could not be a topic and is not repeated.
+        TopicBroker.Topics.TopicName.IsValid(topic) ? $"Unknown topic '{topic}'" : "Unknown topic (not a valid topic name)";
 }

@@ -17,6 +17,7 @@ internal static class ErrorCodes
     public const string Forbidden = "forbidden";
     public const string InvalidToken = "invalid_token";
     public const string OriginNotAllowed = "origin_not_allowed";
+    public const string UnsupportedMediaType = "unsupported_media_type";
     public const string TooManyConnections = "too_many_connections";
     public const string TooManyEntities = "too_many_entities";
 }

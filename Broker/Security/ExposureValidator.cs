@@ -41,9 +41,23 @@ internal sealed class ExposureValidator(IConfiguration configuration) : IValidat
 
     private IEnumerable<string> ListenUrls()
     {
-        foreach (var url in (configuration["urls"] ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        var urls = (configuration["urls"] ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        foreach (var url in urls)
         {
             yield return url;
+        }
+
+        if (urls.Length == 0)
+        {
+            // Without URLs, ASP.NET Core binds HTTP_PORTS / HTTPS_PORTS (set by container images)
+            // on every address.
+            foreach (var key in new[] { "http_ports", "https_ports" })
+            {
+                foreach (var port in (configuration[key] ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                {
+                    yield return $"http://*:{port}";
+                }
+            }
         }
 
         foreach (var endpoint in configuration.GetSection("Kestrel:Endpoints").GetChildren())

@@ -107,6 +107,14 @@ internal sealed class TopicState
     {
         lock (_gate)
         {
+            // Closed between admission and here (an expired token, shutdown): RequestClose sets
+            // IsClosing before it takes this lock to unsubscribe, so either this check sees it or
+            // its Unsubscribe runs after the add below.
+            if (connection.IsClosing)
+            {
+                return;
+            }
+
             var replayed = since is { } after
                 && after <= _seq
                 && after >= _seq - replayLimit
