@@ -49,19 +49,9 @@ internal sealed class BridgeHealthCheck(BridgeListener bridge, IOptions<BrokerOp
             : HealthCheckResult.Unhealthy("The TCP bridge is not listening.", data: data));
     }
 
-    /// <summary>The bridge's bound endpoint, or null once it has stopped (its socket is then disposed).</summary>
-    public static string? ReadEndPoint(BridgeListener bridge)
-    {
-        try
-        {
-            return bridge.IsListening ? bridge.LocalEndPoint?.ToString() : null;
-        }
-        catch (ObjectDisposedException)
-        {
-            // Stopped between the two reads.
-            return null;
-        }
-    }
+    /// <summary>The bridge's bound endpoint, or null once it has stopped.</summary>
+    public static string? ReadEndPoint(BridgeListener bridge) =>
+        bridge.IsListening ? bridge.LocalEndPoint?.ToString() : null;
 }
 
 /// <summary>

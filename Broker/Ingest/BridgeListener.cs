@@ -40,8 +40,8 @@ internal sealed partial class BridgeListener : BackgroundService, IIngestSource
         _logger = loggerFactory.CreateLogger<BridgeListener>();
     }
 
-    /// <summary>The bound endpoint, once started.</summary>
-    public IPEndPoint? LocalEndPoint => _listener?.LocalEndPoint as IPEndPoint;
+    /// <summary>The bound endpoint, once started (kept after the listener is closed).</summary>
+    public IPEndPoint? LocalEndPoint { get; private set; }
 
     public int ConnectionCount => _connections.Count;
 
@@ -68,6 +68,7 @@ internal sealed partial class BridgeListener : BackgroundService, IIngestSource
         }
 
         _listener = listener;
+        LocalEndPoint = (IPEndPoint)listener.LocalEndPoint!;
         Log.Listening(_logger, LocalEndPoint!.ToString());
         return base.StartAsync(cancellationToken);
     }
