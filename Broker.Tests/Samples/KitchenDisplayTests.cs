@@ -132,6 +132,31 @@ public sealed class KitchenDisplayTests
     private static string Order(string id, string table, string status, params string[] items) =>
         BridgeLine.Upsert("orders", id, OrderData(table, status, items));
 
+    [Test]
+    public async Task Kitchen_OpenedWithAToken_WorksOnABrokerThatRequiresTokens_AndWithoutOneDoesNot()
+    {
+        await using var broker = await BrokerHost.StartAsync(TestTokens.AuthSettings());
+        await broker.PublishAsync("orders", "order-1", OrderData("T4", "new", "ramen"));
+        await using var context = await BrowserFixture.NewContextAsync();
+        var anonymous = new KitchenPage(await context.NewPageAsync());
+        await anonymous.Page.GotoAsync(broker.HttpUri + "kitchen.html");
+        var kitchen = new KitchenPage(await context.NewPageAsync());
+        await kitchen.Page.GotoAsync(broker.HttpUri + "kitchen.html?access_token=" + TestTokens.Create(subscribe: ["orders"], publish: ["orders"]));
+
+        // The token goes on the WebSocket URL and on the bump's HTTP request.
+        await kitchen.ExpectColumnAsync("new", "order-1");
+        await kitchen.Page.BringToFrontAsync();
+        await kitchen.BumpAsync("order-1");
+        await kitchen.ExpectColumnAsync("cooking", "order-1");
+        using var http = broker.CreateHttpClient();
+        http.DefaultRequestHeaders.Authorization = new("Bearer", TestTokens.Create(subscribe: ["orders"]));
+        Assert.That(await StatusInBrokerAsync(http, "order-1"), Is.EqualTo("cooking"));
+
+        // Without a token the handshake is refused (401) and the screen keeps trying.
+        await PageExpect.TextAsync(anonymous.Status, "reconnecting");
+        await PageExpect.CountAsync(anonymous.Ticket("order-1"), 0);
+    }
+
     private static string OrderData(string table, string status, params string[] items) =>
         JsonSerializer.Serialize(new { table, items, status, createdAt = 1_763_840_000_000 });
 

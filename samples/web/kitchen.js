@@ -2,7 +2,7 @@
 // A bump posts the order with its next status to the HTTP API (protocol.md section 7); the
 // ticket moves only when the broker's update arrives, so every screen shows the same truth.
 
-import { TopicClient } from "./topicbroker-client.js";
+import { TopicClient, accessToken } from "./topicbroker-client.js";
 
 const COLUMNS = ["new", "cooking", "ready"]; // "served" orders leave the board
 const NEXT_STATUS = { new: "cooking", cooking: "ready", ready: "served" };
@@ -144,9 +144,10 @@ async function bump(id, button) {
   button.disabled = true;
   hideError(ticket);
   try {
+    const token = accessToken();
     const response = await fetch(`/api/topics/orders/entities/${encodeURIComponent(id)}`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
       body: JSON.stringify({ ...current, status: next }),
     });
     if (!response.ok) throw new Error(await describeError(response));

@@ -15,7 +15,18 @@
 /** The WebSocket URL of a topic on the server that served this page (ws: for http:, wss: for https:). */
 export function topicUrl(topic, loc = globalThis.location) {
   const scheme = loc.protocol === "https:" ? "wss:" : "ws:";
-  return `${scheme}//${loc.host}/ws/${encodeURIComponent(topic)}`;
+  const token = accessToken(loc);
+  // Browsers cannot set headers on a WebSocket, so a token travels as ?access_token= (protocol.md section 11).
+  const query = token ? `?access_token=${encodeURIComponent(token)}` : "";
+  return `${scheme}//${loc.host}/ws/${encodeURIComponent(topic)}${query}`;
+}
+
+/**
+ * The token this page was opened with (`kitchen.html?access_token=<jwt>`), or null when the
+ * broker runs without authentication. Screens get their token from whoever provisions them.
+ */
+export function accessToken(loc = globalThis.location) {
+  return new URLSearchParams(loc.search).get("access_token");
 }
 
 export class TopicClient {
