@@ -22,7 +22,6 @@ internal sealed partial class ConnectionManager
     private readonly ILogger<ConnectionManager> _logger;
     private readonly ILogger<WebSocketConnection> _connectionLogger;
     private long _nextConnectionId;
-    private long _slowConsumerCloses;
     private readonly TaskCompletionSource _allClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _shuttingDown;
 
@@ -54,7 +53,8 @@ internal sealed partial class ConnectionManager
 
     public int ConnectionCount => _connections.Count;
 
-    public long SlowConsumerCloses => Interlocked.Read(ref _slowConsumerCloses);
+    /// <summary>Slow-consumer closes on every topic (each topic counts its own).</summary>
+    public long SlowConsumerCloses => _topics.All.Sum(topic => topic.Counters.SlowConsumerCloses);
 
     public bool IsShuttingDown => _shuttingDown;
 
@@ -144,7 +144,6 @@ internal sealed partial class ConnectionManager
 
     public void OnSlowConsumer(WebSocketConnection connection)
     {
-        Interlocked.Increment(ref _slowConsumerCloses);
         Log.SlowConsumer(_logger, connection.Id, connection.Topic.Name, Options.SendQueueCapacity);
     }
 
