@@ -3,8 +3,8 @@ using Microsoft.Playwright;
 namespace TopicBroker.Tests.Infrastructure;
 
 /// <summary>
-/// Real headless Chromium (Debian's, at /usr/bin/chromium; .ci/run installs it, nothing is
-/// downloaded) driven by Playwright. One browser per test run; each test gets a fresh context.
+/// Real headless Chromium (Debian's, at /usr/bin/chromium; installed from Debian's packages
+/// when missing, nothing is downloaded) driven by Playwright. One browser per test run; each test gets a fresh context.
 /// </summary>
 internal static class BrowserFixture
 {
@@ -55,7 +55,7 @@ internal static class BrowserFixture
                 return s_browser;
             }
 
-            Assert.That(File.Exists(ChromiumPath), Is.True, $"{ChromiumPath} is missing: apt-get install chromium (.ci/run does)");
+            await SystemPackages.RequireAsync(ChromiumPath, "chromium");
             s_playwright ??= await Playwright.CreateAsync();
             s_browser = await s_playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
             {

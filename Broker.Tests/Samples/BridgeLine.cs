@@ -1,6 +1,6 @@
 namespace TopicBroker.Tests.Samples;
 
-/// <summary>Lines of the TCP bridge protocol (protocol.md section 6).</summary>
+/// <summary>Lines of the TCP bridge protocol (protocol.md "TCP bridge").</summary>
 internal static class BridgeLine
 {
     public static string Upsert(string topic, string id, string dataJson) =>

@@ -92,7 +92,7 @@ public sealed class FuzzTests
 
     /// <summary>
     /// Invalid UTF-8 in a text frame is caught by .NET's WebSocket itself, which sends 1007 and
-    /// drops the connection at once: the client sees the 1007 or a reset (protocol.md section 4).
+    /// drops the connection at once: the client sees the 1007 or a reset (protocol.md "Close codes").
     /// </summary>
     private static async Task ExpectInvalidUtf8DropsOnlyThatSocketAsync(BrokerHost broker)
     {

@@ -6,7 +6,7 @@ using TopicBroker.Security;
 namespace TopicBroker.Connections;
 
 /// <summary>
-/// Answers what clients send on a WebSocket (protocol.md section 3, "Client to server"). Bad input
+/// Answers what clients send on a WebSocket (protocol.md "Frames", "Client to server"). Bad input
 /// gets an <c>error</c> frame and the connection goes on.
 /// </summary>
 internal sealed class ClientMessageHandler(TokenValidator tokens, TimeProvider timeProvider)
@@ -44,7 +44,7 @@ internal sealed class ClientMessageHandler(TokenValidator tokens, TimeProvider t
 
     /// <summary>
     /// <c>{"type":"auth","data":{"token":"..."}}</c>: a new token replaces the connection's, in place,
-    /// if it is valid and still allows the topic; otherwise the old one stays (protocol.md section 11).
+    /// if it is valid and still allows the topic; otherwise the old one stays (protocol.md "Security").
     /// </summary>
     private async Task RefreshTokenAsync(WebSocketConnection connection, byte[]? data)
     {

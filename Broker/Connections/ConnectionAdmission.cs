@@ -5,7 +5,7 @@ using TopicBroker.Protocol;
 namespace TopicBroker.Connections;
 
 /// <summary>
-/// The total and per-address connection caps (protocol.md section 11). The per-address map holds
+/// The total and per-address connection caps (protocol.md "Security"). The per-address map holds
 /// only addresses with open connections, so it is bounded by the total cap.
 /// </summary>
 internal sealed class ConnectionAdmission(int maxConnections, int maxPerAddress)

@@ -148,7 +148,7 @@ internal sealed partial class ConnectionManager
     }
 
     /// <summary>
-    /// Graceful shutdown (protocol.md section 4, 1001): refuse newcomers, send every client its
+    /// Graceful shutdown (protocol.md "Close codes", 1001): refuse newcomers, send every client its
     /// queued frames and a shutdown frame, close, and wait for the closes up to the timeout.
     /// </summary>
     public async Task ShutdownAsync(CancellationToken cancellationToken)

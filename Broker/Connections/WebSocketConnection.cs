@@ -148,7 +148,7 @@ internal sealed partial class WebSocketConnection
     }
 
     /// <summary>
-    /// The 'latest' policy (protocol.md section 3): while this subscriber is behind, every update
+    /// The 'latest' policy (protocol.md "Frames"): while this subscriber is behind, every update
     /// goes to a map holding the newest frame per id instead of the queue, so it catches up on
     /// current values, never on a stale backlog. Frames without an id (pings, rebroadcast
     /// snapshots) are skipped meanwhile: newer state is on its way anyway.
@@ -229,7 +229,7 @@ internal sealed partial class WebSocketConnection
         _queue.Writer.TryComplete();
 
         // Leave the fan-out and free the topic slot now, before the close frame is sent: a client
-        // that has seen its close can count on its slot being free (protocol.md section 4, 1008).
+        // that has seen its close can count on its slot being free (protocol.md "Close codes", 1008).
         Topic.Unsubscribe(this);
         Topic.ReleaseSlot();
         return true;

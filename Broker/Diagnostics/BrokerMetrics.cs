@@ -16,7 +16,7 @@ namespace TopicBroker.Diagnostics;
 /// Names follow OpenTelemetry's style; the Prometheus exporter turns the dots into underscores,
 /// appends the unit (<c>s</c> becomes <c>_seconds</c>; annotations in braces add nothing) and
 /// <c>_total</c> to counters: <c>topicbroker.frames.sent</c> is scraped as
-/// <c>topicbroker_frames_sent_total</c>. protocol.md section 12 lists every family.
+/// <c>topicbroker_frames_sent_total</c>. docs/operations.md "Health, status, metrics" lists every family.
 /// </remarks>
 internal sealed class BrokerMetrics : IDisposable
 {

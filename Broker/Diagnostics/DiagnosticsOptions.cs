@@ -4,7 +4,7 @@ namespace TopicBroker.Diagnostics;
 
 /// <summary>
 /// The <c>Broker:Diagnostics</c> section: log format and the sampling behind the status API and
-/// the operations page. protocol.md section 9 lists these keys; keep the two in step.
+/// the operations page. docs/operations.md "Configuration" lists these keys; keep the two in step.
 /// </summary>
 public sealed class DiagnosticsOptions
 {

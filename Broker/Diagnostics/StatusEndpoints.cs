@@ -1,6 +1,6 @@
 namespace TopicBroker.Diagnostics;
 
-/// <summary><c>GET /api/status</c> and <c>GET /api/status/history[?after=unixMs]</c>: protocol.md section 12.</summary>
+/// <summary><c>GET /api/status</c> and <c>GET /api/status/history[?after=unixMs]</c>: docs/operations.md "Health, status, metrics".</summary>
 internal static class StatusEndpoints
 {
     public static IEndpointRouteBuilder MapBrokerStatus(this IEndpointRouteBuilder endpoints)

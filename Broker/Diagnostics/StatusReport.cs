@@ -4,7 +4,7 @@ using System.Text.Json.Serialization;
 
 namespace TopicBroker.Diagnostics;
 
-// The bodies of GET /api/status and GET /api/status/history (protocol.md section 12).
+// The bodies of GET /api/status and GET /api/status/history (docs/operations.md "Health, status, metrics").
 // Rates are per second, rounded to two decimals; totals count since the broker started.
 
 internal sealed record BrokerStatus(

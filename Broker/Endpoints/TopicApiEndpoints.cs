@@ -9,7 +9,7 @@ using TopicBroker.Topics;
 
 namespace TopicBroker.Endpoints;
 
-/// <summary>HTTP publish and snapshot: protocol.md section 7. Publishes take the same path as bridge lines.</summary>
+/// <summary>HTTP publish and snapshot: protocol.md "HTTP API". Publishes take the same path as bridge lines.</summary>
 internal static class TopicApiEndpoints
 {
     public static IEndpointRouteBuilder MapTopicApi(this IEndpointRouteBuilder endpoints)
@@ -40,7 +40,7 @@ internal static class TopicApiEndpoints
 
     /// <summary>
     /// A request a browser sends on behalf of a page from another site carries that site's Origin;
-    /// it gets 403, as a WebSocket handshake would (protocol.md section 11). Requests without an
+    /// it gets 403, as a WebSocket handshake would (protocol.md "Security"). Requests without an
     /// Origin (curl, robots, servers) are not affected.
     /// </summary>
     private static async ValueTask<object?> RefuseForeignOriginsAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)

@@ -22,7 +22,7 @@ internal static class WebSocketEndpoint
         if (!context.WebSockets.IsWebSocketRequest)
         {
             context.Response.StatusCode = StatusCodes.Status400BadRequest;
-            await context.Response.WriteAsync("This endpoint speaks WebSocket only; see protocol.md section 2.").ConfigureAwait(false);
+            await context.Response.WriteAsync("This endpoint speaks WebSocket only; see protocol.md, section WebSocket.").ConfigureAwait(false);
             return;
         }
 
@@ -58,7 +58,7 @@ internal static class WebSocketEndpoint
         await connections.RunAsync(socket, coalescing, topic, ParseSince(context.Request.Query["since"]), context.Connection.RemoteIpAddress, token.ExpiresAt).ConfigureAwait(false);
     }
 
-    /// <summary>A non-negative integer, or null (then the client gets a snapshot; protocol.md section 5).</summary>
+    /// <summary>A non-negative integer, or null (then the client gets a snapshot; protocol.md "Resume after reconnect").</summary>
     private static long? ParseSince(string? value) =>
         long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var since) ? since : null;
 }

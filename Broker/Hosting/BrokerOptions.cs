@@ -3,7 +3,7 @@ using System.ComponentModel.DataAnnotations;
 namespace TopicBroker.Hosting;
 
 /// <summary>
-/// Every setting of the <c>Broker</c> configuration section. protocol.md section 9 is the public
+/// Every setting of the <c>Broker</c> configuration section. docs/operations.md "Configuration" is the public
 /// contract for these names and defaults; keep the two in step.
 /// </summary>
 public sealed class BrokerOptions
@@ -136,7 +136,7 @@ public sealed class BrokerOptions
     public int MaxEntitiesPerTopic { get; set; } = 100_000;
 
     /// <summary>
-    /// What happens to a subscriber whose send queue is full, per topic (protocol.md section 3);
+    /// What happens to a subscriber whose send queue is full, per topic (protocol.md "Frames");
     /// topics not listed use <see cref="DeliveryPolicy.Disconnect"/>.
     /// </summary>
     public Dictionary<string, DeliveryPolicy> DeliveryPolicies { get; set; } = new(StringComparer.Ordinal)

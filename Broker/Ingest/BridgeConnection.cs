@@ -198,7 +198,7 @@ internal sealed partial class BridgeConnection : IDisposable
 
         if (bytes.Span.Trim(" \t"u8).IsEmpty)
         {
-            // Blank lines are keep-alives, not requests: not answered (protocol.md section 6).
+            // Blank lines are keep-alives, not requests: not answered (protocol.md "TCP bridge").
             return true;
         }
 
@@ -234,7 +234,7 @@ internal sealed partial class BridgeConnection : IDisposable
 
     /// <summary>
     /// <c>{"auth":"&lt;jwt&gt;"}</c>: the first line, or a refresh later. A refused first token ends the
-    /// connection; a refused refresh keeps the token in force (protocol.md section 11).
+    /// connection; a refused refresh keeps the token in force (protocol.md "Security").
     /// </summary>
     private async ValueTask<bool> AuthenticateAsync(string? token)
     {

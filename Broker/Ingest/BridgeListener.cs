@@ -8,7 +8,7 @@ using TopicBroker.Security;
 namespace TopicBroker.Ingest;
 
 /// <summary>
-/// The robot TCP bridge (protocol.md section 6): accepts connections on
+/// The robot TCP bridge (protocol.md "TCP bridge"): accepts connections on
 /// <see cref="TcpBridgeOptions.Port"/> and runs a <see cref="BridgeConnection"/> for each. The port
 /// is bound in <see cref="StartAsync"/>, so it is known (and the bridge ready) once the host has started.
 /// </summary>
@@ -158,7 +158,7 @@ internal sealed partial class BridgeListener : BackgroundService, IIngestSource
         base.Dispose();
     }
 
-    /// <summary>Over Broker:TcpBridge:MaxConnections: one error line, then close (protocol.md section 6).</summary>
+    /// <summary>Over Broker:TcpBridge:MaxConnections: one error line, then close (protocol.md "TCP bridge").</summary>
     private async Task RefuseAsync(Socket socket)
     {
         Log.Refused(_logger, _options.TcpBridge.MaxConnections);

@@ -10,7 +10,7 @@ internal readonly record struct ParsedChange(TopicState Topic, string Id, byte[]
 
 /// <summary>
 /// Validates publish input, shared by the TCP bridge (whole lines) and HTTP (route plus body), so
-/// both answer the same error codes (protocol.md section 6).
+/// both answer the same error codes (protocol.md "TCP bridge").
 /// </summary>
 internal sealed class ChangeParser(TopicRegistry topics)
 {

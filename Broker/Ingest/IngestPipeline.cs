@@ -88,7 +88,7 @@ internal sealed partial class IngestPipeline : BackgroundService
         return write.IsCompletedSuccessfully ? pending.Completion : AwaitQueuedAsync(write, pending);
     }
 
-    /// <summary>Asks the loop to look for other programs' writes (protocol.md section 8).</summary>
+    /// <summary>Asks the loop to look for other programs' writes (docs/operations.md "SQLite schema and external writers").</summary>
     public void RequestPoll() => _queue.Writer.TryWrite(PollRequest.Instance);
 
     /// <summary>Takes no new work, and returns once everything queued is committed, broadcast and answered.</summary>

@@ -5,7 +5,7 @@ using TopicBroker.Topics;
 namespace TopicBroker.Ingest;
 
 /// <summary>
-/// The fallback that keeps every screen converging (protocol.md section 8): each
+/// The fallback that keeps every screen converging (docs/operations.md "SQLite schema and external writers"): each
 /// <see cref="BrokerOptions.PollingInterval"/> it asks the pipeline to look for other programs'
 /// writes, and rebroadcasts the committed state of quiet rebroadcast topics that have subscribers.
 /// </summary>

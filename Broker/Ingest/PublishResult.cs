@@ -2,7 +2,7 @@ using TopicBroker.Protocol;
 
 namespace TopicBroker.Ingest;
 
-/// <summary>The outcome of one publish: a committed seq, or an error code of protocol.md section 6.</summary>
+/// <summary>The outcome of one publish: a committed seq, or an error code of protocol.md "TCP bridge".</summary>
 internal readonly record struct PublishResult(long Seq, string? Error, string? Message)
 {
     public bool Ok => Error is null;

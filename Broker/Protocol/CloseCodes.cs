@@ -2,7 +2,7 @@ using System.Net.WebSockets;
 
 namespace TopicBroker.Protocol;
 
-/// <summary>The close codes of protocol.md section 4, with the reason texts clients may show.</summary>
+/// <summary>The close codes of protocol.md "Close codes", with the reason texts clients may show.</summary>
 internal static class CloseCodes
 {
     public const WebSocketCloseStatus GoingAway = WebSocketCloseStatus.EndpointUnavailable; // 1001

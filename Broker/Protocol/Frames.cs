@@ -2,7 +2,7 @@ using System.Text.Json.Serialization;
 
 namespace TopicBroker.Protocol;
 
-// The server-to-client frames of protocol.md section 3. Property order is wire order.
+// The server-to-client frames of protocol.md "Frames". Property order is wire order.
 
 internal sealed record UpdateFrame(
     string Topic,
@@ -56,7 +56,7 @@ internal sealed record ShutdownFrame(string Topic, ShutdownData Data)
 
 internal readonly record struct ShutdownData(string Reason, long ReconnectAfterMs, long ResumeFrom);
 
-/// <summary>The answer to a client's in-band token refresh (protocol.md section 11).</summary>
+/// <summary>The answer to a client's in-band token refresh (protocol.md "Security").</summary>
 internal sealed record AuthFrame(string Topic, AuthData Data)
 {
     [JsonPropertyOrder(-1)]

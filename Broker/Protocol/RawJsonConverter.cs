@@ -5,7 +5,7 @@ namespace TopicBroker.Protocol;
 
 /// <summary>
 /// Writes bytes that are already a validated JSON value as they are. Entity data is validated once
-/// at ingest and then sent verbatim (protocol.md section 1), so re-parsing it per frame would only
+/// at ingest and then sent verbatim (protocol.md "Concepts"), so re-parsing it per frame would only
 /// cost time and could rewrite the publisher's formatting.
 /// </summary>
 internal sealed class RawJsonConverter : JsonConverter<byte[]>

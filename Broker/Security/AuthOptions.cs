@@ -1,6 +1,6 @@
 namespace TopicBroker.Security;
 
-/// <summary><c>Broker:Auth</c>: token authentication (protocol.md section 11).</summary>
+/// <summary><c>Broker:Auth</c>: token authentication (protocol.md "Security").</summary>
 public sealed class AuthOptions
 {
     /// <summary>

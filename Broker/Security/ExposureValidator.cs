@@ -7,7 +7,7 @@ namespace TopicBroker.Security;
 /// <summary>
 /// Without a signing key the broker is open to anyone who can reach it, so it refuses to start
 /// on a non-loopback address (HTTP or bridge) unless <see cref="AuthOptions.AllowAnonymous"/> says
-/// that is deliberate (protocol.md section 11).
+/// that is deliberate (protocol.md "Security").
 /// </summary>
 internal sealed class ExposureValidator(IConfiguration configuration) : IValidateOptions<BrokerOptions>
 {

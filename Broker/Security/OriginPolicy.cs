@@ -5,7 +5,7 @@ namespace TopicBroker.Security;
 
 /// <summary>
 /// Decides whether a WebSocket handshake's Origin may connect: the defence against cross-site
-/// WebSocket hijacking (protocol.md section 11). Allowed: no Origin (not a browser), the broker's
+/// WebSocket hijacking (protocol.md "Security"). Allowed: no Origin (not a browser), the broker's
 /// own origin, localhost, and whatever <see cref="BrokerOptions.AllowedOrigins"/> lists
 /// (<c>*</c> allows every origin).
 /// </summary>

@@ -15,7 +15,7 @@ internal readonly record struct TokenCheck(TopicGrants? Grants, DateTimeOffset E
 
 /// <summary>
 /// Validates HS256 JWTs with Microsoft.IdentityModel (no hand-written crypto) and reads the
-/// <c>subscribe</c> and <c>publish</c> claims (protocol.md section 11). Shared by the three inputs.
+/// <c>subscribe</c> and <c>publish</c> claims (protocol.md "Security"). Shared by the three inputs.
 /// </summary>
 internal sealed class TokenValidator
 {

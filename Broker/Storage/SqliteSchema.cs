@@ -3,7 +3,7 @@ using Microsoft.Data.Sqlite;
 namespace TopicBroker.Storage;
 
 /// <summary>
-/// Creates and migrates the schema documented in protocol.md section 8. Each migration moves
+/// Creates and migrates the schema documented in docs/operations.md "SQLite schema and external writers". Each migration moves
 /// <c>PRAGMA user_version</c> one step; a database newer than this code is refused.
 /// </summary>
 internal static class SqliteSchema

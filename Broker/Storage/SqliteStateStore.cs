@@ -9,7 +9,7 @@ using TopicBroker.Topics;
 namespace TopicBroker.Storage;
 
 /// <summary>
-/// The durable state: one SQLite file in WAL mode (schema in protocol.md section 8). Used by the
+/// The durable state: one SQLite file in WAL mode (schema in docs/operations.md "SQLite schema and external writers"). Used by the
 /// ingest pipeline's single thread only, so it holds one connection and reuses prepared commands.
 /// </summary>
 internal sealed partial class SqliteStateStore : IDisposable
@@ -42,7 +42,7 @@ internal sealed partial class SqliteStateStore : IDisposable
         _connection.Open();
         Execute("PRAGMA journal_mode = WAL");
         Execute(options.Value.Synchronous == SynchronousMode.Full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
-        // Other programs may write the file (protocol.md section 8); wait for their locks a while
+        // Other programs may write the file (docs/operations.md "SQLite schema and external writers"); wait for their locks a while
         // rather than failing a whole batch at once.
         Execute("PRAGMA busy_timeout = 5000");
         SqliteSchema.Migrate(_connection);

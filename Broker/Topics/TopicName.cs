@@ -4,7 +4,7 @@ internal static class TopicName
 {
     public const int MaxLength = 64;
 
-    /// <summary>1-64 characters of a-z, 0-9, '_' and '-' (protocol.md section 1).</summary>
+    /// <summary>1-64 characters of a-z, 0-9, '_' and '-' (protocol.md "Concepts").</summary>
     public static bool IsValid(string? name)
     {
         if (string.IsNullOrEmpty(name) || name.Length > MaxLength)

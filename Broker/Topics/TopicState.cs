@@ -197,7 +197,7 @@ internal sealed class TopicState
         }
     }
 
-    /// <summary>Sends every subscriber the current state as a snapshot (protocol.md section 8, periodic rebroadcast).</summary>
+    /// <summary>Sends every subscriber the current state as a snapshot (docs/operations.md "SQLite schema and external writers", periodic rebroadcast).</summary>
     public void RebroadcastSnapshot(long timestamp)
     {
         lock (_gate)

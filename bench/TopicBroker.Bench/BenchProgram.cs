@@ -42,7 +42,7 @@ internal static class BenchProgram
             return ExitPassed;
         }
 
-        // Tokens (protocol.md section 11): --auth gives a started broker a fresh key; a key or a
+        // Tokens (protocol.md "Security"): --auth gives a started broker a fresh key; a key or a
         // token given on the command line is used as is.
         var signingKey = options.SigningKey ?? (options.Auth ? AccessTokens.NewSigningKey() : null);
         var accessToken = options.Token ?? (signingKey is null ? null : AccessTokens.Mint(signingKey));

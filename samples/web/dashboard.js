@@ -121,7 +121,7 @@ function shortRobotName(id) {
 
 const tableViews = new Map(); // id -> element: an SVG group on the map, or a list item if unplaced
 // Last known position per table: an external writer may replace a table's data with just
-// {"state":"free"} (protocol.md section 8), and the table should stay where it was.
+// {"state":"free"} (docs/operations.md "SQLite schema and external writers"), and the table should stay where it was.
 const tablePositions = new Map();
 
 function renderAllTables(entities) {

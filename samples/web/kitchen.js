@@ -1,5 +1,5 @@
 // Kitchen display: the `orders` topic as tickets in columns by status.
-// A bump posts the order with its next status to the HTTP API (protocol.md section 7); the
+// A bump posts the order with its next status to the HTTP API (protocol.md "HTTP API"); the
 // ticket moves only when the broker's update arrives, so every screen shows the same truth.
 
 import { TopicClient, accessToken } from "./topicbroker-client.js";

@@ -16,7 +16,7 @@
 export function topicUrl(topic, loc = globalThis.location) {
   const scheme = loc.protocol === "https:" ? "wss:" : "ws:";
   const token = accessToken(loc);
-  // Browsers cannot set headers on a WebSocket, so a token travels as ?access_token= (protocol.md section 11).
+  // Browsers cannot set headers on a WebSocket, so a token travels as ?access_token= (protocol.md "Security").
   const query = token ? `?access_token=${encodeURIComponent(token)}` : "";
   return `${scheme}//${loc.host}/ws/${encodeURIComponent(topic)}${query}`;
 }
@@ -100,7 +100,7 @@ export class TopicClient {
     this.#reconnectTimer = null;
     const url = new URL(this.url);
     // Resume from the newest point we know of: our own seq, or the broker's resumeFrom from a
-    // shutdown frame, whichever is greater (protocol.md section 3, shutdown).
+    // shutdown frame, whichever is greater (protocol.md "Frames", shutdown).
     const since = Math.max(this.seq ?? -1, this.#resumeFrom ?? -1);
     if (since >= 0) url.searchParams.set("since", String(since));
 

@@ -1,5 +1,5 @@
 // TopicBroker operations page: polls the status API once a second and draws, per topic, the
-// updates per second and the subscribers over the sampled history (protocol.md section 12).
+// updates per second and the subscribers over the sampled history (docs/operations.md "Health, status, metrics").
 // No dependencies and no build step; charts are drawn on <canvas> by hand.
 
 const statusUrl = new URL("../api/status", location.href);

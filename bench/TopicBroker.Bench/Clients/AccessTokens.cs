@@ -6,7 +6,7 @@ using System.Text.Json;
 namespace TopicBroker.Bench.Clients;
 
 /// <summary>
-/// HS256 tokens for a broker that requires them (protocol.md section 11): the benchmark needs
+/// HS256 tokens for a broker that requires them (protocol.md "Security"): the benchmark needs
 /// every right on every topic, for long enough to outlive any run. The broker validates them
 /// with Microsoft.IdentityModel; minting one is only an HMAC over two base64url parts.
 /// </summary>

@@ -7,7 +7,7 @@ using TopicBroker.Bench.Measurement;
 namespace TopicBroker.Bench.Clients;
 
 /// <summary>
-/// One TCP bridge connection (protocol.md section 6) used pipelined: lines go out in batches
+/// One TCP bridge connection (protocol.md "TCP bridge") used pipelined: lines go out in batches
 /// without waiting, and a separate read loop matches answers to lines by order (every line gets
 /// exactly one answer, in order). The send time of every unanswered line sits in a ring, which
 /// bounds the lines in flight and gives the commit latency (send to <c>{"ok":true}</c>).

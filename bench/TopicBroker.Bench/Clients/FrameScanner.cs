@@ -18,7 +18,7 @@ internal enum FrameKind
 /// Pulls the few fields the benchmark needs out of a frame's UTF-8 JSON without a string or a
 /// DOM: a vectorised search for the quoted key, then <see cref="Utf8Parser"/> on the number.
 /// It relies on what the benchmark itself publishes (data keys <c>ts</c>, <c>n</c> and a
-/// <c>pad</c> of letters), not on the broker's field order (protocol.md section 3).
+/// <c>pad</c> of letters), not on the broker's field order (protocol.md "Frames").
 /// </summary>
 internal static class FrameScanner
 {
@@ -85,7 +85,7 @@ internal static class FrameScanner
 
     /// <summary>
     /// Builds the answer to an application-level ping: a pong echoing the ping's <c>data</c>
-    /// (protocol.md section 3, keep-alive). Pings are rare, so this may allocate.
+    /// (protocol.md "Frames", keep-alive). Pings are rare, so this may allocate.
     /// </summary>
     public static byte[] BuildPong(ReadOnlySpan<byte> ping)
     {

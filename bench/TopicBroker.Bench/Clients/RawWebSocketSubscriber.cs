@@ -390,7 +390,7 @@ internal sealed class RawWebSocketSubscriber : IDisposable
             return;
         }
 
-        // protocol.md section 3: updates arrive in seq order.
+        // protocol.md "Frames": updates arrive in seq order.
         if (seq <= _lastSeq)
         {
             _seqRegressions++;

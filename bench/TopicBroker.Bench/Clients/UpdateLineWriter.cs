@@ -4,7 +4,7 @@ using System.Text;
 namespace TopicBroker.Bench.Clients;
 
 /// <summary>
-/// Writes bridge lines (protocol.md section 6) whose data carries the send timestamp and the
+/// Writes bridge lines (protocol.md "TCP bridge") whose data carries the send timestamp and the
 /// publisher's per-topic sequence number:
 /// <c>{"topic":"robots","id":"robot-7","data":{"ts":123,"n":42,"pad":"xxxx"}}\n</c>.
 /// Topic and id bytes are encoded once; writing a line allocates nothing.

@@ -92,7 +92,7 @@ internal sealed class BrokerProcess : IAsyncDisposable
             $"--Broker:TcpBridge:Port={bridgePort}",
             $"--Broker:Database={Path.Combine(dataDirectory, "bench.db")}",
             // Keep-alive traffic would be noise in every measurement; the scenarios are shorter
-            // than these intervals (protocol.md section 3, keep-alive).
+            // than these intervals (protocol.md "Frames", keep-alive).
             "--Broker:PingInterval=00:10:00",
             "--Broker:PongTimeout=01:00:00",
             "--Broker:MaxConnectionsPerTopic=100000",

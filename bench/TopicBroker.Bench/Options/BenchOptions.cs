@@ -37,7 +37,7 @@ internal sealed class BenchOptions
           --bridge <host:port>      ... and its TCP bridge (default port 5001)
           --broker-pid <pid>        ... and its process id, to report its CPU and memory
 
-        authentication (protocol.md section 11; default: none, the broker runs open on loopback):
+        authentication (protocol.md "Security"; default: none, the broker runs open on loopback):
           --auth                    start the broker with a random Broker:Auth:SigningKey and use tokens everywhere
           --signing-key <key>       the broker's signing key: the tool mints its own token (all topics, 6 h)
           --token <jwt>             a ready token with subscribe and publish rights on the topics used

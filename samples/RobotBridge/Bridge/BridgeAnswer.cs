@@ -6,7 +6,7 @@ namespace RobotBridge.Bridge;
 internal readonly record struct BridgeAnswer(bool Ok, long Seq, string? Error, string? Message)
 {
     /// <summary>
-    /// The broker could not take the line right now (protocol.md section 6): the line is kept and
+    /// The broker could not take the line right now (protocol.md "TCP bridge"): the line is kept and
     /// sent again later, unlike other rejections, which would fail again however often they are sent.
     /// </summary>
     public bool IsRetryable => Error is "unavailable" or "shutting_down";

@@ -8,7 +8,7 @@ using System.Threading.Channels;
 namespace RobotBridge.Bridge;
 
 /// <summary>
-/// A client of the broker's TCP bridge (protocol.md section 6) that loses nothing across broker
+/// A client of the broker's TCP bridge (protocol.md "TCP bridge") that loses nothing across broker
 /// restarts: every line is kept until the broker answers it, lines are pipelined, and lines
 /// still unanswered when a connection drops are sent again, in their original order, on the
 /// next connection.
