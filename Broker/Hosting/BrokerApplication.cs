@@ -85,7 +85,7 @@ internal static partial class BrokerApplication
         services.AddMetrics();
         services.AddSingleton<BrokerMetrics>();
         services.AddSingleton<ChangeParser>();
-        services.AddSingleton<SqliteStateStore>();
+        services.AddSingleton<IStateStore, SqliteStateStore>();
         services.AddSingleton<IngestPipeline>();
         services.AddSingleton<BridgeListener>();
         services.AddSingleton<IIngestSource>(sp => sp.GetRequiredService<BridgeListener>());
