@@ -38,7 +38,18 @@ public sealed class BenchCommandLineTests
         Assert.That(options.TopicCount, Is.EqualTo(3));
     }
 
+    [Test]
+    public void Peers_TakesItsOwnOptions()
+    {
+        Assert.That(BenchOptions.TryParse(["peers", "--quick", "--peers", "bun,node", "--rates", "30,50", "--rounds", "2"], out var options, out var error), Is.True, error);
+
+        Assert.That((options.Scenario, options.Rounds), Is.EqualTo(("peers", (int?)2)));
+        Assert.That(options.Peers, Is.EqualTo(new[] { "bun", "node" }));
+        Assert.That(options.Rates, Is.EqualTo(new[] { 30.0, 50.0 }));
+    }
+
     [TestCase("", TestName = "NoScenario")]
+    [TestCase("fanout --rounds 2", TestName = "PeersOptionOnAScenario")]
     [TestCase("bogus", TestName = "UnknownScenario")]
     [TestCase("fanout --rate -3", TestName = "NegativeRate")]
     [TestCase("fanout --per-address 20001", TestName = "PerAddressOverItsMaximum")]

@@ -15,6 +15,9 @@ internal static class BenchCommandLine
 {
     public const string AllCommand = "all";
 
+    /// <summary>Not a scenario but a comparison that runs scenarios against several servers (PeersComparison).</summary>
+    public const string PeersCommand = "peers";
+
     // Common options.
     public static readonly Option<bool> Quick = Flag("--quick", "tiny sizes, about 1-2 s per scenario (for tests and smoke runs)");
     public static readonly Option<double?> Duration = Positive("--duration", "<s>", "measured seconds (per sweep step / per ingest mode)");
@@ -74,6 +77,11 @@ internal static class BenchCommandLine
     public static readonly Option<string?> IngestConnections = Text("--ingest-connections", "<list>", "ingest: bridge connection counts to measure (default 1,4)");
     public static readonly Option<int?> HttpConcurrency = PositiveInt("--http-concurrency", "<n>", "ingest: concurrent HTTP publishes (default 16)", max: 1024);
 
+    // peers (options of its subcommand only).
+    public static readonly Option<string?> Peers = Text("--peers", "<a,b,..>", "servers to compare (default topicbroker,bun,node)");
+    public static readonly Option<string?> Rates = Text("--rates", "<r1,r2,..>", "fanout rates, each on the same server (default 30,50,500,1500)");
+    public static readonly Option<int?> Rounds = PositiveInt("--rounds", "<n>", "repeat, rotating the order of the servers (default 1)", max: 100);
+
     private static readonly Lazy<RootCommand> s_root = new(CreateRoot);
 
     public static RootCommand Root => s_root.Value;
@@ -111,6 +119,7 @@ internal static class BenchCommandLine
             root.Add(command);
         }
 
+        root.Add(new Command(PeersCommand, "fanout and connections against TopicBroker, Bun and Node+ws (bench/peers/, npm ci there first)") { Peers, Rates, Rounds });
         root.Add(new Command(AllCommand, "each scenario marked for it, with its defaults (each on a fresh broker), then one summary table: " +
             string.Join(", ", ScenarioCatalog.All.Where(s => s.InAll).Select(s => s.Name))));
         return root;

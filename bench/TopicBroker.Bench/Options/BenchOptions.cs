@@ -74,6 +74,12 @@ internal sealed class BenchOptions
 
     public int? HttpConcurrency { get; private set; }
 
+    public IReadOnlyList<string>? Peers { get; private set; }
+
+    public IReadOnlyList<double>? Rates { get; private set; }
+
+    public int? Rounds { get; private set; }
+
     /// <summary>The arguments as given, for the results file.</summary>
     public IReadOnlyList<string> RawArguments { get; private set; } = [];
 
@@ -184,6 +190,21 @@ internal sealed class BenchOptions
         }
 
         HttpConcurrency = parse.GetValue(BenchCommandLine.HttpConcurrency);
+        if (parse.GetValue(BenchCommandLine.Peers) is { } peers)
+        {
+            Peers = peers.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            if (Peers.Count == 0 || Peers.Any(p => !Hosting.PeerNames.All.Contains(p)))
+            {
+                throw new FormatException($"--peers takes {string.Join(",", Hosting.PeerNames.All)}.");
+            }
+        }
+
+        if (parse.GetValue(BenchCommandLine.Rates) is { } peerRates)
+        {
+            Rates = [.. peerRates.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(r => PositiveDouble("rates", r))];
+        }
+
+        Rounds = parse.GetValue(BenchCommandLine.Rounds);
 
         if (Bridge is not null && Url is null)
         {
