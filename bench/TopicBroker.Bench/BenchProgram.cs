@@ -49,6 +49,11 @@ internal static class BenchProgram
 
         var layout = RepositoryLayout.Discover();
         var store = new ResultStore(options.ResultsDirectory ?? layout.DefaultResultsDirectory);
+        if (options.Scenario == "peers")
+        {
+            return await RunPeersAsync(options, layout, store, writer, interactive, cancellationToken).ConfigureAwait(false);
+        }
+
         var scenarios = CreateScenarios(options);
         var results = new List<ScenarioResult>();
         var startedUtc = DateTimeOffset.UtcNow;
@@ -82,6 +87,25 @@ internal static class BenchProgram
         }
 
         return results.All(r => r.Passed) ? ExitPassed : ExitChecksFailed;
+    }
+
+    private static async Task<int> RunPeersAsync(
+        BenchOptions options, RepositoryLayout layout, ResultStore store, TextWriter writer, bool interactive, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await PeersComparison.RunAsync(options, layout, store, writer, interactive, cancellationToken).ConfigureAwait(false);
+        }
+        catch (BenchSetupException ex)
+        {
+            writer.WriteLine($"error: {ex.Message}");
+            return ExitSetupFailed;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            writer.WriteLine("cancelled; the servers started here were stopped.");
+            return ExitCancelled;
+        }
     }
 
     private static List<IScenario> CreateScenarios(BenchOptions options) => options.Scenario switch

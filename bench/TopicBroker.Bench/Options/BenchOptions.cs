@@ -8,7 +8,7 @@ namespace TopicBroker.Bench.Options;
 /// </summary>
 internal sealed class BenchOptions
 {
-    public static readonly IReadOnlyList<string> Scenarios = ["fanout", "topics", "connections", "ingest", "all"];
+    public static readonly IReadOnlyList<string> Scenarios = ["fanout", "topics", "connections", "ingest", "all", "peers"];
 
     public const string Usage = """
         usage: dotnet run -c Release --project bench/TopicBroker.Bench -- <scenario> [options]
@@ -19,6 +19,7 @@ internal sealed class BenchOptions
           connections  many idle subscribed connections: connect rate and broker memory per connection
           ingest       acked updates/s over the TCP bridge (1 and 4 connections) and over HTTP publish
           all          each of the above with its defaults, then one summary table
+          peers        fanout and connections against TopicBroker, Bun and Node+ws (bench/peers/, npm ci there first)
 
         common options:
           --quick                   tiny sizes, about 1-2 s per scenario (for tests and smoke runs)
@@ -60,6 +61,11 @@ internal sealed class BenchOptions
           --topic <a,b,..>          topics to spread them over (default events,status,customers,inventory)
           --connect-concurrency <n> connections in flight at once (default 200)
           --hold <s>                seconds to hold them open and measure idle broker CPU (default 5)
+
+        peers:
+          --peers <a,b,..>          servers to compare (default topicbroker,bun,node)
+          --rates <r1,r2,..>        fanout rates, each on the same server (default 30,50,500,1500)
+          --rounds <n>              repeat, rotating the order of the servers (default 1)
 
         ingest:
           --inflight <n>            unanswered bridge lines per connection (default 2048)
@@ -130,6 +136,12 @@ internal sealed class BenchOptions
     public IReadOnlyList<int>? IngestConnections { get; private set; }
 
     public int? HttpConcurrency { get; private set; }
+
+    public IReadOnlyList<string>? Peers { get; private set; }
+
+    public IReadOnlyList<double>? Rates { get; private set; }
+
+    public int? Rounds { get; private set; }
 
     /// <summary>The arguments as given, for the results file.</summary>
     public IReadOnlyList<string> RawArguments { get; private set; } = [];
@@ -313,6 +325,20 @@ internal sealed class BenchOptions
                     break;
                 case "http-concurrency":
                     HttpConcurrency = PositiveInt(name, Value(), max: 1024);
+                    break;
+                case "peers":
+                    Peers = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                    if (Peers.Count == 0 || Peers.Any(p => !Hosting.PeerNames.All.Contains(p)))
+                    {
+                        throw new FormatException($"--peers takes {string.Join(",", Hosting.PeerNames.All)}.");
+                    }
+
+                    break;
+                case "rates":
+                    Rates = [.. Value().Split(',', StringSplitOptions.RemoveEmptyEntries).Select(r => PositiveDouble(name, r))];
+                    break;
+                case "rounds":
+                    Rounds = PositiveInt(name, Value(), max: 100);
                     break;
                 default:
                     throw new FormatException($"Unknown option --{name}. Run with --help for the list.");
