@@ -65,6 +65,7 @@ internal sealed partial class IngestPipeline : BackgroundService
     /// <summary>Loads every topic's committed state; runs before the server accepts anyone.</summary>
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
+        await CreateStoredSitesAsync(cancellationToken).ConfigureAwait(false);
         var loaded = await _store.LoadAsync([.. _topics.All.Select(topic => topic.Name)], cancellationToken).ConfigureAwait(false);
         foreach (var stored in loaded)
         {
@@ -210,7 +211,7 @@ internal sealed partial class IngestPipeline : BackgroundService
         IReadOnlyList<StoredChange> external;
         try
         {
-            external = await _store.CommitExternalChangesAsync(name => _topics.TryGet(name, out _), CancellationToken.None).ConfigureAwait(false);
+            external = await _store.CommitExternalChangesAsync(name => ResolveExternalTopic(name) is not null, CancellationToken.None).ConfigureAwait(false);
         }
         catch (StoreUnavailableException ex)
         {

@@ -32,6 +32,9 @@ internal interface IStateStore : IAsyncDisposable
     /// <summary>The committed changes of <paramref name="topic"/> with seq in (<paramref name="after"/>, <paramref name="upTo"/>], in seq order, as far as the history reaches.</summary>
     Task<IReadOnlyList<StoredChange>> ReadChangesAsync(string topic, long after, long upTo, CancellationToken cancellationToken);
 
+    /// <summary>The sites with a stored topic (a site topic is named site/topic), in the order they were first stored, at start-up.</summary>
+    Task<IReadOnlyList<string>> LoadSiteNamesAsync(CancellationToken cancellationToken);
+
     /// <summary>Every topic's committed seq, in one query.</summary>
     Task<IReadOnlyDictionary<string, long>> ReadCommittedSeqsAsync(CancellationToken cancellationToken);
 }

@@ -308,6 +308,29 @@ internal sealed partial class PostgresStateStore : IStateStore
         }
     }
 
+    public async Task<IReadOnlyList<string>> LoadSiteNamesAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await EnsureMigratedAsync(cancellationToken).ConfigureAwait(false);
+            // PostgreSQL keeps no insertion order; sites come in name order.
+            await using var command = _dataSource.CreateCommand(
+                "SELECT DISTINCT split_part(topic, '/', 1) AS site FROM topics WHERE position('/' in topic) > 1 ORDER BY site");
+            var sites = new List<string>();
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                sites.Add(reader.GetString(0));
+            }
+
+            return sites;
+        }
+        catch (NpgsqlException ex)
+        {
+            throw new StoreUnavailableException($"PostgreSQL could not read sites: {ex.Message}", ex);
+        }
+    }
+
     public async Task<IReadOnlyDictionary<string, long>> ReadCommittedSeqsAsync(CancellationToken cancellationToken)
     {
         try
