@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using Serilog;
 using ILogger = Microsoft.Extensions.Logging.ILogger;
+using TopicBroker.Cluster;
 using TopicBroker.Connections;
 using TopicBroker.Diagnostics;
 using TopicBroker.Endpoints;
@@ -29,6 +30,7 @@ internal static partial class BrokerApplication
 
         var app = builder.Build();
         app.Services.GetRequiredService<ConnectionManager>().Metrics = app.Services.GetRequiredService<BrokerMetrics>();
+        app.Services.GetRequiredService<ConnectionManager>().CatchUp = app.Services.GetService<ClusterLink>();
         app.UseBrokerDiagnostics();
         UseSamples(app);
         app.Use(CoalescingUpgradeFeature.Install("/ws"));
@@ -95,13 +97,34 @@ internal static partial class BrokerApplication
             sp.GetRequiredService<IOptions<BrokerOptions>>().Value.Storage.Provider == StorageProvider.Postgres
                 ? ActivatorUtilities.CreateInstance<PostgresStateStore>(sp)
                 : ActivatorUtilities.CreateInstance<SqliteStateStore>(sp));
+        services.AddSingleton<StoreHealth>();
+        services.AddSingleton<TopicSequencer>();
+        // Cluster mode (docs/operations.md "Cluster mode") is chosen by configuration at start-up.
+        var clustered = !string.IsNullOrWhiteSpace(configuration[$"{BrokerOptions.SectionName}:Cluster:Redis"]);
+        if (clustered)
+        {
+            services.AddSingleton<ClusterLink>();
+            services.AddSingleton<ICommitFeed>(sp => sp.GetRequiredService<ClusterLink>());
+        }
+        else
+        {
+            services.AddSingleton<ICommitFeed, NoCommitFeed>();
+        }
+
         services.AddSingleton<IngestPipeline>();
         services.AddSingleton<BridgeListener>();
         services.AddSingleton<IIngestSource>(sp => sp.GetRequiredService<BridgeListener>());
 
         services.AddHostedService<AnonymousModeWarning>();
 
-        // Start order matters: the pipeline loads state before anything can publish or subscribe.
+        // Start order matters: the cluster link subscribes before the pipeline loads (so nothing
+        // committed elsewhere falls between the two), and the pipeline loads state before anything
+        // can publish or subscribe.
+        if (clustered)
+        {
+            services.AddHostedService(sp => sp.GetRequiredService<ClusterLink>());
+        }
+
         services.AddHostedService(sp => sp.GetRequiredService<IngestPipeline>());
         services.AddHostedService<PollingService>();
         services.AddHostedService<ConnectionHeartbeat>();
