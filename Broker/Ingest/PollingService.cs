@@ -20,19 +20,18 @@ internal sealed class PollingService(
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var rebroadcast = (_options.RebroadcastTopics ?? [])
-            .Select(name => topics.TryGet(name, out var topic) ? topic : null)
-            .OfType<TopicState>()
-            .ToArray();
+        // A site topic site/topic is rebroadcast when topic is; sites appear while running, so All is read each tick.
+        var rebroadcast = new HashSet<string>(_options.RebroadcastTopics ?? [], StringComparer.Ordinal);
         var quietTicks = (long)(_options.PollingInterval.TotalSeconds * timeProvider.TimestampFrequency);
 
         return PeriodicLoop.RunAsync("Polling", _options.PollingInterval, timeProvider, () =>
         {
             pipeline.RequestPoll();
             var now = timeProvider.GetTimestamp();
-            foreach (var topic in rebroadcast)
+            foreach (var topic in topics.All)
             {
-                if (topic.SubscriberCount > 0 && now - topic.LastBroadcastTimestamp >= quietTicks)
+                if (topic.SubscriberCount > 0 && now - topic.LastBroadcastTimestamp >= quietTicks
+                    && rebroadcast.Contains(topic.Name[(topic.Name.IndexOf('/', StringComparison.Ordinal) + 1)..]))
                 {
                     topic.RebroadcastSnapshot(now);
                 }
