@@ -6,4 +6,7 @@ public sealed class RunTeardown
 {
     [OneTimeTearDown]
     public Task CloseBrowserAsync() => BrowserFixture.CloseAsync();
+
+    [OneTimeTearDown]
+    public void DeletePublishedBroker() => PublishedBroker.Delete();
 }

@@ -2,7 +2,8 @@ namespace TopicBroker.Hosting;
 
 /// <summary>
 /// The sample pages (dashboard at <c>/</c>, kitchen display at <c>/kitchen.html</c>) served as
-/// static files so a new user sees them right after <c>dotnet run --project Broker</c>.
+/// static files so a new user sees them right after <c>dotnet run --project Broker</c>, and a
+/// published broker serves them from wherever it is started (<see cref="StaticContent"/>).
 /// </summary>
 public sealed class SamplesOptions
 {
@@ -11,20 +12,21 @@ public sealed class SamplesOptions
     public bool Enabled { get; set; } = true;
 
     /// <summary>
-    /// The folder served. Relative paths are tried against the current directory and then upwards
-    /// from the app's folder, so both the repository root and <c>dotnet run --project Broker</c> find
-    /// <c>samples/web</c>.
+    /// A folder served instead of the pages built into the assembly (to change them without a
+    /// rebuild, or to serve pages of your own); none by default. Relative paths are tried against
+    /// the current directory and then upwards from the app's folder, so both the repository root
+    /// and <c>dotnet run --project Broker</c> find <c>samples/web</c>.
     /// </summary>
-    public string Path { get; set; } = System.IO.Path.Combine("samples", "web");
+    public string? Path { get; set; }
 
-    internal string? Resolve()
+    internal static string? Resolve(string path)
     {
-        if (System.IO.Path.IsPathRooted(Path))
+        if (System.IO.Path.IsPathRooted(path))
         {
-            return Directory.Exists(Path) ? Path : null;
+            return Directory.Exists(path) ? path : null;
         }
 
-        var candidate = System.IO.Path.GetFullPath(Path);
+        var candidate = System.IO.Path.GetFullPath(path);
         if (Directory.Exists(candidate))
         {
             return candidate;
@@ -32,7 +34,7 @@ public sealed class SamplesOptions
 
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
-            candidate = System.IO.Path.Combine(dir.FullName, Path);
+            candidate = System.IO.Path.Combine(dir.FullName, path);
             if (Directory.Exists(candidate))
             {
                 return candidate;
