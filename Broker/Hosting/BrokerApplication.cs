@@ -25,9 +25,11 @@ internal static class BrokerApplication
 
         builder.Services.AddTopicBroker(builder.Configuration);
         builder.Services.AddStaticContent(builder.Configuration);
+        builder.Services.AddTrustedProxies(builder.Configuration);
 
         var app = builder.Build();
         app.Services.GetRequiredService<ConnectionManager>().Metrics = app.Services.GetRequiredService<BrokerMetrics>();
+        app.UseTrustedProxies();
         app.UseBrokerDiagnostics();
         app.UseStaticContent();
         app.Use(CoalescingUpgradeFeature.Install("/ws"));
