@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using System.Text.Json;
 using TopicBroker.Bench;
+using TopicBroker.Tests.Infrastructure;
 
 namespace TopicBroker.Tests.Bench;
 
@@ -59,6 +61,73 @@ public sealed class BenchScenarioTests
             Assert.That(mode.GetProperty("rejected").GetInt64(), Is.Zero);
             Assert.That(mode.GetProperty("acceptedPerSecond").GetDouble(), Is.GreaterThan(0));
         }
+    }
+
+    [Test]
+    public async Task PeersMode_RunsFanoutAndConnectionsOnEveryServer_WithZeroLoss()
+    {
+        await SystemPackages.RequireAsync("/usr/bin/node", "nodejs");
+        await SystemPackages.RequireAsync("/usr/bin/npm", "npm");
+        await InstallPeerPackagesAsync();
+
+        var result = await RunAsync("peers");
+
+        var runs = result.GetProperty("runs").EnumerateArray().ToList();
+        Assert.That(runs.Select(r => r.GetProperty("peer").GetString()).Distinct(), Is.EquivalentTo(new[] { "topicbroker", "bun", "node" }));
+        foreach (var run in runs)
+        {
+            var scenario = run.GetProperty("result");
+            var peer = run.GetProperty("peer").GetString();
+            Assert.That(scenario.GetProperty("passed").GetBoolean(), Is.True, peer);
+            if (scenario.TryGetProperty("delivery", out var delivery))
+            {
+                var step = delivery.GetProperty("steps")[0];
+                Assert.That(step.GetProperty("framesLost").GetInt64(), Is.Zero, peer);
+                Assert.That(step.GetProperty("latency").GetProperty("count").GetInt64(), Is.GreaterThan(0), peer);
+                Assert.That(step.GetProperty("brokerCpuMicrosecondsPerFrame").GetDouble(), Is.GreaterThanOrEqualTo(0), peer);
+            }
+            else
+            {
+                Assert.That(scenario.GetProperty("connections").GetProperty("brokerKiBPerConnection").GetDouble(), Is.GreaterThan(0), peer);
+            }
+        }
+
+        Assert.That(result.GetProperty("table").GetString(), Does.Contain("Bun").And.Contain("TopicBroker"));
+    }
+
+    /// <summary>bench/peers' npm packages (Bun's binary ships in the bun package), installed once from its lock file.</summary>
+    private static async Task InstallPeerPackagesAsync()
+    {
+        var peers = Path.Combine(RepositoryRoot(), "bench", "peers");
+        if (File.Exists(Path.Combine(peers, "node_modules", ".bin", "bun")) && File.Exists(Path.Combine(peers, "node_modules", "ws", "package.json")))
+        {
+            return;
+        }
+
+        var start = new ProcessStartInfo("npm") { WorkingDirectory = peers, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in new[] { "ci", "--no-audit", "--no-fund" })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var npm = Process.Start(start)!;
+        var stdout = npm.StandardOutput.ReadToEndAsync();
+        var stderr = npm.StandardError.ReadToEndAsync();
+        await npm.WaitForExitAsync().DefaultTimeout(TimeSpan.FromMinutes(5));
+        Assert.That(npm.ExitCode, Is.Zero, $"npm ci in {peers} failed:\n{await stdout}\n{await stderr}");
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            if (File.Exists(Path.Combine(directory.FullName, "TopicBroker.sln")))
+            {
+                return directory.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("The tests run outside the repository.");
     }
 
     /// <summary>Runs one scenario in-process against a child broker built with this test run, and returns its JSON result.</summary>

@@ -22,6 +22,8 @@ internal static partial class StaticContent
     internal static readonly Root[] Roots =
     [
         new("", "wwwroot/samples", samples => samples.Path, SamplesOptions.SectionName + ":Path"),
+        // The JavaScript client package's module (clients/js/lib), which the pages import from /lib.
+        new("/lib", "wwwroot/lib"),
     ];
 
     public static IServiceCollection AddStaticContent(this IServiceCollection services, IConfiguration configuration)

@@ -26,6 +26,9 @@ internal sealed partial class SqliteStateStore : IDisposable
     private readonly SqliteCommand _dataVersion;
     private long _lastDataVersion;
 
+    /// <summary>No data_version seen yet: the next poll reads the external rows whatever the version.</summary>
+    private const long UnknownDataVersion = long.MinValue;
+
     public SqliteStateStore(IOptions<BrokerOptions> options, ILogger<SqliteStateStore> logger)
     {
         _logger = logger;
@@ -61,7 +64,10 @@ internal sealed partial class SqliteStateStore : IDisposable
             "$topic", "$seq");
         _trimHistory = Prepare("DELETE FROM updates WHERE topic = $topic AND seq <= $cutoff", "$topic", "$cutoff");
         _dataVersion = Prepare("PRAGMA data_version");
-        _lastDataVersion = (long)_dataVersion.ExecuteScalar()!;
+        // Not read here: data_version only compares commits made while this connection is open,
+        // so a value read now would hide every row written while the broker was down. Unknown
+        // makes the start-up poll look (docs/operations.md "SQLite schema and external writers").
+        _lastDataVersion = UnknownDataVersion;
     }
 
     /// <summary>The full path of the database file.</summary>

@@ -32,13 +32,13 @@ internal static class BenchProgram
         if (!BenchOptions.TryParse(args, out var options, out var error))
         {
             writer.WriteLine($"error: {error}");
-            writer.WriteLine(BenchOptions.Usage);
+            writer.WriteLine("Run with --help for the scenarios and options.");
             return ExitUsage;
         }
 
         if (options.ShowHelp)
         {
-            writer.WriteLine(BenchOptions.Usage);
+            BenchOptions.WriteHelp(args, writer);
             return ExitPassed;
         }
 
@@ -49,7 +49,12 @@ internal static class BenchProgram
 
         var layout = RepositoryLayout.Discover();
         var store = new ResultStore(options.ResultsDirectory ?? layout.DefaultResultsDirectory);
-        var scenarios = CreateScenarios(options);
+        if (options.Scenario == BenchCommandLine.PeersCommand)
+        {
+            return await RunPeersAsync(options, layout, store, writer, interactive, cancellationToken).ConfigureAwait(false);
+        }
+
+        var scenarios = ScenarioCatalog.Create(options);
         var results = new List<ScenarioResult>();
         var startedUtc = DateTimeOffset.UtcNow;
         var startedAt = MonotonicClock.Now;
@@ -73,7 +78,7 @@ internal static class BenchProgram
             return ExitCancelled;
         }
 
-        if (options.Scenario == "all")
+        if (options.Scenario == BenchCommandLine.AllCommand)
         {
             ResultTables.WriteSummary(results, writer);
             var all = new AllResult(startedUtc, MonotonicClock.ToSeconds(MonotonicClock.Now - startedAt), results.All(r => r.Passed), results);
@@ -84,14 +89,24 @@ internal static class BenchProgram
         return results.All(r => r.Passed) ? ExitPassed : ExitChecksFailed;
     }
 
-    private static List<IScenario> CreateScenarios(BenchOptions options) => options.Scenario switch
+    private static async Task<int> RunPeersAsync(
+        BenchOptions options, RepositoryLayout layout, ResultStore store, TextWriter writer, bool interactive, CancellationToken cancellationToken)
     {
-        "fanout" => [new FanoutScenario(options)],
-        "topics" => [new TopicsScenario(options)],
-        "connections" => [new ConnectionsScenario(options)],
-        "ingest" => [new IngestScenario(options)],
-        _ => [new FanoutScenario(options), new TopicsScenario(options), new ConnectionsScenario(options), new IngestScenario(options)],
-    };
+        try
+        {
+            return await PeersComparison.RunAsync(options, layout, store, writer, interactive, cancellationToken).ConfigureAwait(false);
+        }
+        catch (BenchSetupException ex)
+        {
+            writer.WriteLine($"error: {ex.Message}");
+            return ExitSetupFailed;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            writer.WriteLine("cancelled; the servers started here were stopped.");
+            return ExitCancelled;
+        }
+    }
 
     private static async Task<ScenarioResult> RunScenarioAsync(
         IScenario scenario,

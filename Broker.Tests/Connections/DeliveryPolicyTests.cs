@@ -1,7 +1,7 @@
 using System.Net.WebSockets;
 using TopicBroker.Topics;
 
-namespace TopicBroker.Tests.Security;
+namespace TopicBroker.Tests.Connections;
 
 public sealed class DeliveryPolicyTests
 {

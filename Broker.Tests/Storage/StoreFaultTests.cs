@@ -1,6 +1,6 @@
 using System.Net.WebSockets;
 
-namespace TopicBroker.Tests.Security;
+namespace TopicBroker.Tests.Storage;
 
 public sealed class StoreFaultTests
 {
