@@ -5,7 +5,12 @@ namespace TopicBroker.Tests;
 public sealed class RunTeardown
 {
     [OneTimeTearDown]
-    public Task CloseBrowserAsync() => BrowserFixture.CloseAsync();
+    public async Task StopSharedServersAsync()
+    {
+        await BrowserFixture.CloseAsync();
+        await PostgresServer.StopSharedAsync();
+        await RedisServer.StopSharedAsync();
+    }
 
     [OneTimeTearDown]
     public void DeletePublishedBroker() => PublishedBroker.Delete();
