@@ -58,6 +58,12 @@ internal static partial class BrokerApplication
         app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = files });
         app.UseStaticFiles(new StaticFileOptions { FileProvider = files });
         SamplesLog.Serving(logger, root);
+
+        // The pages import the JavaScript client package's module (clients/js/lib) from /lib.
+        if (SamplesOptions.Resolve(SamplesOptions.ClientLibraryPath) is { } library)
+        {
+            app.UseStaticFiles(new StaticFileOptions { FileProvider = new Microsoft.Extensions.FileProviders.PhysicalFileProvider(library), RequestPath = "/lib" });
+        }
     }
 
     public static IServiceCollection AddTopicBroker(this IServiceCollection services, IConfiguration configuration)
