@@ -76,8 +76,9 @@ internal sealed partial class WebSocketConnection
             AllowSynchronousContinuations = false,
         });
         // Replies answer client messages, which the rate limiter bounds to a burst of twice the
-        // rate; more unsent than that means the client sends but does not read.
-        _owed = Channel.CreateBounded<OutboundFrame>(new BoundedChannelOptions(Math.Max(16, 2 * settings.MessagesPerSecond))
+        // rate; room for twice that again lets a busy send loop fall behind a full-rate client for
+        // a moment. More unsent means the client sends but does not read.
+        _owed = Channel.CreateBounded<OutboundFrame>(new BoundedChannelOptions(Math.Max(64, 4 * settings.MessagesPerSecond))
         {
             SingleReader = true,
             SingleWriter = false,
