@@ -81,6 +81,11 @@ public sealed class BrokerOptions
 
         RebroadcastTopics ??= [.. DefaultRebroadcastTopics.Where(t => Topics.Contains(t, StringComparer.Ordinal))];
 
+        if (Upstream.Topics.Length == 0)
+        {
+            Upstream.Topics = Topics;
+        }
+
         // The built-in policies name default topics; drop them when those topics are not configured.
         foreach (var topic in new[] { "robots", "status" })
         {
@@ -103,6 +108,10 @@ public sealed class BrokerOptions
     public int MaxIngestBatch { get; set; } = 1024;
 
     public TcpBridgeOptions TcpBridge { get; set; } = new();
+
+    public TopicBroker.Sites.SitesOptions Sites { get; set; } = new();
+
+    public TopicBroker.Upstream.UpstreamOptions Upstream { get; set; } = new();
 
     public TopicBroker.Security.AuthOptions Auth { get; set; } = new();
 
@@ -145,8 +154,9 @@ public sealed class BrokerOptions
         ["status"] = DeliveryPolicy.Latest,
     };
 
+    /// <summary>The policy of a topic; a site topic <c>site/topic</c> has that of <c>topic</c>.</summary>
     internal DeliveryPolicy PolicyFor(string topic) =>
-        DeliveryPolicies.TryGetValue(topic, out var policy) ? policy : DeliveryPolicy.Disconnect;
+        DeliveryPolicies.TryGetValue(topic[(topic.IndexOf('/', StringComparison.Ordinal) + 1)..], out var policy) ? policy : DeliveryPolicy.Disconnect;
 }
 
 public enum DeliveryPolicy

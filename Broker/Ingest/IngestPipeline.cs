@@ -64,6 +64,7 @@ internal sealed partial class IngestPipeline : BackgroundService
     /// <summary>Loads every topic's committed state; runs before the server accepts anyone.</summary>
     public override Task StartAsync(CancellationToken cancellationToken)
     {
+        CreateStoredSites();
         foreach (var topic in _topics.All)
         {
             var stored = _store.Load(topic);
@@ -209,7 +210,7 @@ internal sealed partial class IngestPipeline : BackgroundService
         IReadOnlyList<StoredChange> external;
         try
         {
-            external = _store.CommitExternalChanges(name => _topics.TryGet(name, out var topic) ? topic : null);
+            external = _store.CommitExternalChanges(ResolveExternalTopic);
         }
         catch (StoreUnavailableException ex)
         {

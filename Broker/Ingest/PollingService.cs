@@ -20,10 +20,8 @@ internal sealed partial class PollingService(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var rebroadcast = (_options.RebroadcastTopics ?? [])
-            .Select(name => topics.TryGet(name, out var topic) ? topic : null)
-            .OfType<TopicState>()
-            .ToArray();
+        // A site topic site/topic is rebroadcast when topic is; sites appear while running, so All is read each tick.
+        var rebroadcast = new HashSet<string>(_options.RebroadcastTopics ?? [], StringComparer.Ordinal);
         var quietTicks = (long)(_options.PollingInterval.TotalSeconds * timeProvider.TimestampFrequency);
 
         using var timer = new PeriodicTimer(_options.PollingInterval, timeProvider);
@@ -35,9 +33,10 @@ internal sealed partial class PollingService(
                 {
                     pipeline.RequestPoll();
                     var now = timeProvider.GetTimestamp();
-                    foreach (var topic in rebroadcast)
+                    foreach (var topic in topics.All)
                     {
-                        if (topic.SubscriberCount > 0 && now - topic.LastBroadcastTimestamp >= quietTicks)
+                        if (topic.SubscriberCount > 0 && now - topic.LastBroadcastTimestamp >= quietTicks
+                            && rebroadcast.Contains(topic.Name[(topic.Name.IndexOf('/', StringComparison.Ordinal) + 1)..]))
                         {
                             topic.RebroadcastSnapshot(now);
                         }
