@@ -15,6 +15,7 @@ internal static class ScenarioCatalog
         ConnectionsScenario.Definition,
         IngestScenario.Definition,
         DurabilityComparison.Definition,
+        Chaos.ChaosScenario.Definition,
     ];
 
     /// <summary>The scenarios a parsed command line asks for: the one named, or every one marked for <c>all</c>.</summary>
