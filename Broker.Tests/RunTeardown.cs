@@ -5,5 +5,13 @@ namespace TopicBroker.Tests;
 public sealed class RunTeardown
 {
     [OneTimeTearDown]
-    public Task CloseBrowserAsync() => BrowserFixture.CloseAsync();
+    public async Task StopSharedServersAsync()
+    {
+        await BrowserFixture.CloseAsync();
+        await PostgresServer.StopSharedAsync();
+        await RedisServer.StopSharedAsync();
+    }
+
+    [OneTimeTearDown]
+    public void DeletePublishedBroker() => PublishedBroker.Delete();
 }

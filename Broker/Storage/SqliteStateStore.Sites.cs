@@ -4,7 +4,7 @@ namespace TopicBroker.Storage;
 internal sealed partial class SqliteStateStore
 {
     /// <summary>The sites with a stored topic (a site topic is named site/topic), at start-up.</summary>
-    public IReadOnlyList<string> LoadSiteNames()
+    public Task<IReadOnlyList<string>> LoadSiteNamesAsync(CancellationToken cancellationToken)
     {
         using var command = Prepare("SELECT substr(topic, 1, instr(topic, '/') - 1) AS site FROM topics WHERE instr(topic, '/') > 1 GROUP BY site ORDER BY min(rowid)");
         using var reader = command.ExecuteReader();
@@ -14,6 +14,6 @@ internal sealed partial class SqliteStateStore
             sites.Add(reader.GetString(0));
         }
 
-        return sites;
+        return Task.FromResult<IReadOnlyList<string>>(sites);
     }
 }
