@@ -41,6 +41,7 @@ internal sealed class ChaosSubscriber(
 {
     private readonly Random _random = new(seed);
     private long _lastSeq = -1;
+    private volatile bool _catchUp;
 
     public string Name { get; } = name;
 
@@ -50,6 +51,9 @@ internal sealed class ChaosSubscriber(
 
     /// <summary>The newest seq this subscriber's chain has applied; -1 before the first snapshot.</summary>
     public long LastSeq => Interlocked.Read(ref _lastSeq);
+
+    /// <summary>From now on a slow subscriber reads at full speed, so the drain at the end can wait for it.</summary>
+    public void CatchUp() => _catchUp = true;
 
     public async Task RunAsync(CancellationToken stop)
     {
@@ -153,7 +157,7 @@ internal sealed class ChaosSubscriber(
             HandleFrame(buffer.AsMemory(0, length), since, first, ackedBefore, upsertsBefore);
             first = false;
 
-            if (kind == SubscriberKind.Slow)
+            if (kind == SubscriberKind.Slow && !_catchUp)
             {
                 // A slow screen: 50 frames/s at most, and now and then a stall of a few seconds,
                 // long enough to overflow the broker's send queue (Broker:SendQueueCapacity).
