@@ -6,6 +6,8 @@ using TopicBroker.Diagnostics;
 using TopicBroker.Endpoints;
 using TopicBroker.Ingest;
 using TopicBroker.Security;
+using TopicBroker.Sites;
+using TopicBroker.Upstream;
 using TopicBroker.Storage;
 using TopicBroker.Topics;
 
@@ -29,12 +31,14 @@ internal static partial class BrokerApplication
 
         var app = builder.Build();
         app.Services.GetRequiredService<ConnectionManager>().Metrics = app.Services.GetRequiredService<BrokerMetrics>();
+        app.Services.GetRequiredService<TopicBroker.Sites.ReplicationMetrics>();
         app.UseBrokerDiagnostics();
         UseSamples(app);
         app.Use(CoalescingUpgradeFeature.Install("/ws"));
         app.UseWebSockets();
         app.MapTopicWebSockets();
         app.MapTopicApi();
+        app.MapReplication();
         return app;
     }
 
@@ -95,6 +99,10 @@ internal static partial class BrokerApplication
         services.AddSingleton<IngestPipeline>();
         services.AddSingleton<BridgeListener>();
         services.AddSingleton<IIngestSource>(sp => sp.GetRequiredService<BridgeListener>());
+        services.AddSingleton<ReplicationHub>();
+        services.AddSingleton<IIngestSource>(sp => sp.GetRequiredService<ReplicationHub>());
+        services.AddSingleton<UpstreamForwarder>();
+        services.AddSingleton<ReplicationMetrics>();
 
         services.AddHostedService<AnonymousModeWarning>();
 
@@ -103,6 +111,7 @@ internal static partial class BrokerApplication
         services.AddHostedService<PollingService>();
         services.AddHostedService<ConnectionHeartbeat>();
         services.AddHostedService(sp => sp.GetRequiredService<BridgeListener>());
+        services.AddHostedService(sp => sp.GetRequiredService<UpstreamForwarder>());
         services.AddHostedService<ShutdownCoordinator>();
         return services;
     }

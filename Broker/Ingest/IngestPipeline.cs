@@ -124,6 +124,13 @@ internal sealed partial class IngestPipeline : BackgroundService
                 {
                     batch.Add(change);
                 }
+                else if (item is LoopWork work)
+                {
+                    // In queue order: what came before it is committed first.
+                    CommitAndBroadcast(batch);
+                    batch.Clear();
+                    work.Run(this);
+                }
                 else
                 {
                     poll = true;
@@ -148,8 +155,10 @@ internal sealed partial class IngestPipeline : BackgroundService
     private void CommitAndBroadcast(List<PendingChange> batch)
     {
         RejectNewEntitiesOverCap(batch);
+        SettleReplicatedChanges(batch);
         if (batch.Count == 0)
         {
+            CompleteDuplicates(committed: true);
             return;
         }
 
@@ -157,7 +166,7 @@ internal sealed partial class IngestPipeline : BackgroundService
         for (var i = 0; i < batch.Count; i++)
         {
             var change = batch[i].Change;
-            stored[i] = new StoredChange(change.Topic, ++change.Topic.AssignedSeq, change.Id, change.Data, batch[i].ReceivedTimestamp);
+            stored[i] = new StoredChange(change.Topic, AssignSeq(change), change.Id, change.Data, batch[i].ReceivedTimestamp);
         }
 
         if (!TryCommit(stored))
@@ -167,10 +176,13 @@ internal sealed partial class IngestPipeline : BackgroundService
                 pending.Complete(PublishResult.Rejected(ErrorCodes.Unavailable, "The store could not commit; retry later."));
             }
 
+            CompleteDuplicates(committed: false);
             return;
         }
 
         Broadcast(stored);
+        CompleteDuplicates(committed: true);
+        OnChangesCommitted();
         for (var i = 0; i < batch.Count; i++)
         {
             batch[i].Complete(PublishResult.Committed(stored[i].Seq));
@@ -233,6 +245,7 @@ internal sealed partial class IngestPipeline : BackgroundService
         Interlocked.Increment(ref _commits);
         Log.ExternalChangesCommitted(_logger, external.Count);
         Broadcast([.. external]);
+        OnChangesCommitted();
     }
 
     private bool TryCommit(StoredChange[] changes)
