@@ -95,7 +95,10 @@ internal static partial class BrokerApplication
         services.AddMetrics();
         services.AddSingleton<BrokerMetrics>();
         services.AddSingleton<ChangeParser>();
-        services.AddSingleton<SqliteStateStore>();
+        services.AddSingleton<IStateStore>(sp =>
+            sp.GetRequiredService<IOptions<BrokerOptions>>().Value.Storage.Provider == StorageProvider.Postgres
+                ? ActivatorUtilities.CreateInstance<PostgresStateStore>(sp)
+                : ActivatorUtilities.CreateInstance<SqliteStateStore>(sp));
         services.AddSingleton<IngestPipeline>();
         services.AddSingleton<BridgeListener>();
         services.AddSingleton<IIngestSource>(sp => sp.GetRequiredService<BridgeListener>());

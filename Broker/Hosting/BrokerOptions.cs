@@ -53,6 +53,9 @@ public sealed class BrokerOptions
     /// <summary>reconnectAfterMs in the shutdown frame is drawn uniformly from [0, this).</summary>
     public TimeSpan ShutdownReconnectSpread { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>Which database holds the state (docs/operations.md "Cluster mode").</summary>
+    public StorageOptions Storage { get; set; } = new();
+
     /// <summary>The SQLite file; relative paths are relative to the app's base directory.</summary>
     [Required]
     public string Database { get; set; } = Path.Combine("data", "topicbroker.db");
@@ -166,6 +169,21 @@ public enum DeliveryPolicy
 
     /// <summary>Conflate a slow subscriber's backlog to the newest value per id; never disconnect it for being slow.</summary>
     Latest,
+}
+
+public sealed class StorageOptions
+{
+    /// <summary><see cref="StorageProvider.Sqlite"/>: the file of Broker:Database, one node.</summary>
+    public StorageProvider Provider { get; set; } = StorageProvider.Sqlite;
+
+    /// <summary>The Npgsql connection string when <see cref="Provider"/> is <see cref="StorageProvider.Postgres"/>.</summary>
+    public string? ConnectionString { get; set; }
+}
+
+public enum StorageProvider
+{
+    Sqlite,
+    Postgres,
 }
 
 public enum SynchronousMode

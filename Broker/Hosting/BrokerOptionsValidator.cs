@@ -64,6 +64,25 @@ internal sealed class BrokerOptionsValidator : IValidateOptions<BrokerOptions>
             failures.Add("Broker:ShutdownReconnectSpread must not be negative.");
         }
 
+        if (options.Storage.Provider == StorageProvider.Postgres)
+        {
+            if (string.IsNullOrWhiteSpace(options.Storage.ConnectionString))
+            {
+                failures.Add("Broker:Storage:ConnectionString must be set when Broker:Storage:Provider is Postgres.");
+            }
+            else
+            {
+                try
+                {
+                    _ = new Npgsql.NpgsqlConnectionStringBuilder(options.Storage.ConnectionString);
+                }
+                catch (ArgumentException ex)
+                {
+                    failures.Add($"Broker:Storage:ConnectionString is not a valid Npgsql connection string: {ex.Message}");
+                }
+            }
+        }
+
         if (options.PongTimeout <= options.PingInterval)
         {
             failures.Add($"Broker:PongTimeout ({options.PongTimeout}) must be longer than Broker:PingInterval ({options.PingInterval}), or every client would time out between two pings.");

@@ -27,7 +27,7 @@ internal sealed partial class IngestPipeline
         EnqueueWorkAsync(new ResyncWork(topic, seq, entities), cancellationToken);
 
     /// <summary>Runs <paramref name="work"/> on the loop, between two batches, with the store to itself.</summary>
-    public async Task<T> RunOnStoreAsync<T>(Func<SqliteStateStore, T> work, CancellationToken cancellationToken)
+    public async Task<T> RunOnStoreAsync<T>(Func<IStateStore, Task<T>> work, CancellationToken cancellationToken)
     {
         var item = new StoreWork<T>(work);
         try
@@ -58,8 +58,11 @@ internal sealed partial class IngestPipeline
 
     /// <summary>
     /// Takes replicated changes (those with their own seq) out of the batch when they cannot be
-    /// applied now: a seq already applied or assigned is a resend, answered with the batch's
-    /// outcome and applied no second time; a seq that skips one is refused (seq_gap).
+    /// applied now: a seq already applied (or earlier in the batch) is a resend, answered with the
+    /// batch's outcome and applied no second time; a seq that skips one is refused (seq_gap).
+    /// What stays takes, in the store, exactly its own seq: a site topic is written by its link
+    /// only (the bridge, HTTP and other programs are refused), so its next seq is the one after
+    /// the topic's applied seq, which the loop knows between two batches.
     /// </summary>
     private void SettleReplicatedChanges(List<PendingChange> batch)
     {
@@ -73,7 +76,7 @@ internal sealed partial class IngestPipeline
             }
 
             expected ??= [];
-            var last = expected.TryGetValue(change.Topic, out var seq) ? seq : change.Topic.AssignedSeq;
+            var last = expected.TryGetValue(change.Topic, out var seq) ? seq : change.Topic.Seq;
             if (change.ReplicatedSeq <= last)
             {
                 _duplicates.Add(pending);
@@ -91,9 +94,18 @@ internal sealed partial class IngestPipeline
         });
     }
 
-    /// <summary>The seq a change of the batch gets: its own when replicated, else the topic's next.</summary>
-    private static long AssignSeq(ParsedChange change) =>
-        change.ReplicatedSeq != 0 ? change.Topic.AssignedSeq = change.ReplicatedSeq : ++change.Topic.AssignedSeq;
+    /// <summary>A replicated change the store gave another seq than its own would mean a second writer on the site topic; it is logged, never hidden.</summary>
+    private void CheckReplicatedSeqs(List<PendingChange> batch, IReadOnlyList<StoredChange> stored)
+    {
+        for (var i = 0; i < stored.Count; i++)
+        {
+            var change = batch[i].Change;
+            if (change.ReplicatedSeq != 0 && stored[i].Seq != change.ReplicatedSeq)
+            {
+                Log.ReplicatedSeqMismatch(_logger, change.Topic.Name, change.ReplicatedSeq, stored[i].Seq);
+            }
+        }
+    }
 
     private void CompleteDuplicates(bool committed)
     {
@@ -112,20 +124,20 @@ internal sealed partial class IngestPipeline
     /// <summary>Work that needs the store or the topics to itself: run between two batches.</summary>
     private abstract class LoopWork : IngestItem
     {
-        public abstract void Run(IngestPipeline pipeline);
+        public abstract Task RunAsync(IngestPipeline pipeline);
     }
 
-    private sealed class StoreWork<T>(Func<SqliteStateStore, T> work) : LoopWork
+    private sealed class StoreWork<T>(Func<IStateStore, Task<T>> work) : LoopWork
     {
         private readonly TaskCompletionSource<T> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public Task<T> Completion => _completion.Task;
 
-        public override void Run(IngestPipeline pipeline)
+        public override async Task RunAsync(IngestPipeline pipeline)
         {
             try
             {
-                _completion.TrySetResult(work(pipeline._store));
+                _completion.TrySetResult(await work(pipeline._store).ConfigureAwait(false));
             }
             catch (Exception ex)
             {
@@ -141,11 +153,11 @@ internal sealed partial class IngestPipeline
 
         public Task<PublishResult> Completion => _completion.Task;
 
-        public override void Run(IngestPipeline pipeline)
+        public override async Task RunAsync(IngestPipeline pipeline)
         {
             try
             {
-                pipeline._store.ReplaceTopic(topic.Name, seq, entities);
+                await pipeline._store.ReplaceTopicAsync(topic.Name, seq, entities, CancellationToken.None).ConfigureAwait(false);
             }
             catch (StoreUnavailableException ex)
             {
@@ -154,7 +166,6 @@ internal sealed partial class IngestPipeline
                 return;
             }
 
-            topic.AssignedSeq = seq;
             topic.ReplaceState(seq, entities, pipeline._timeProvider.GetTimestamp());
             Interlocked.Increment(ref pipeline._commits);
             Log.TopicResynchronised(pipeline._logger, topic.Name, seq, entities.Count);

@@ -6,14 +6,14 @@ namespace TopicBroker.Ingest;
 internal sealed partial class IngestPipeline
 {
     /// <summary>Creates the sites the store holds, so that start-up loads their topics with the configured ones.</summary>
-    private void CreateStoredSites()
+    private async Task CreateStoredSitesAsync(CancellationToken cancellationToken)
     {
         if (!_topics.SitesEnabled)
         {
             return;
         }
 
-        foreach (var site in _store.LoadSiteNames())
+        foreach (var site in await _store.LoadSiteNamesAsync(cancellationToken).ConfigureAwait(false))
         {
             if (_topics.TryAddSite(site) != TopicLookup.Found)
             {

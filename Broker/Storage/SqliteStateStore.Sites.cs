@@ -6,7 +6,7 @@ namespace TopicBroker.Storage;
 internal sealed partial class SqliteStateStore
 {
     /// <summary>The sites with a stored topic (a site topic is named site/topic), at start-up.</summary>
-    public IReadOnlyList<string> LoadSiteNames()
+    public Task<IReadOnlyList<string>> LoadSiteNamesAsync(CancellationToken cancellationToken)
     {
         using var command = Prepare("SELECT substr(topic, 1, instr(topic, '/') - 1) AS site FROM topics WHERE instr(topic, '/') > 1 GROUP BY site ORDER BY min(rowid)");
         using var reader = command.ExecuteReader();
@@ -16,14 +16,10 @@ internal sealed partial class SqliteStateStore
             sites.Add(reader.GetString(0));
         }
 
-        return sites;
+        return Task.FromResult<IReadOnlyList<string>>(sites);
     }
 
-    /// <summary>
-    /// Replaces a topic's whole state in one transaction (a resynchronisation): its entities become
-    /// <paramref name="entities"/> at <paramref name="seq"/>, its history is emptied, its seq set.
-    /// </summary>
-    public void ReplaceTopic(string topic, long seq, IReadOnlyDictionary<string, byte[]> entities)
+    public Task ReplaceTopicAsync(string topic, long seq, IReadOnlyDictionary<string, byte[]> entities, CancellationToken cancellationToken)
     {
         try
         {
@@ -47,8 +43,13 @@ internal sealed partial class SqliteStateStore
                 Run(_upsert, transaction, topic, id, data, seq);
             }
 
-            Run(_setTopicSeq, transaction, topic, seq);
+            using (var setSeq = Prepare("INSERT INTO topics (topic, seq) VALUES ($topic, $seq) ON CONFLICT (topic) DO UPDATE SET seq = excluded.seq", "$topic", "$seq"))
+            {
+                Run(setSeq, transaction, topic, seq);
+            }
+
             transaction.Commit();
+            return Task.CompletedTask;
         }
         catch (SqliteException ex)
         {
@@ -56,21 +57,27 @@ internal sealed partial class SqliteStateStore
         }
     }
 
-    /// <summary>The upstream position (the seq the head office acknowledged) per topic.</summary>
-    public Dictionary<string, long> LoadUpstreamPositions()
+    public Task<IReadOnlyDictionary<string, long>> LoadUpstreamPositionsAsync(CancellationToken cancellationToken)
     {
-        using var command = Prepare("SELECT topic, acknowledged FROM upstream_positions");
-        using var reader = command.ExecuteReader();
-        var positions = new Dictionary<string, long>(StringComparer.Ordinal);
-        while (reader.Read())
+        try
         {
-            positions[reader.GetString(0)] = reader.GetInt64(1);
-        }
+            using var command = Prepare("SELECT topic, acknowledged FROM upstream_positions");
+            using var reader = command.ExecuteReader();
+            var positions = new Dictionary<string, long>(StringComparer.Ordinal);
+            while (reader.Read())
+            {
+                positions[reader.GetString(0)] = reader.GetInt64(1);
+            }
 
-        return positions;
+            return Task.FromResult<IReadOnlyDictionary<string, long>>(positions);
+        }
+        catch (SqliteException ex)
+        {
+            throw new StoreUnavailableException($"SQLite could not read the upstream positions ({ex.SqliteErrorCode}): {ex.Message}", ex);
+        }
     }
 
-    public void SaveUpstreamPositions(IReadOnlyDictionary<string, long> positions)
+    public Task SaveUpstreamPositionsAsync(IReadOnlyDictionary<string, long> positions, CancellationToken cancellationToken)
     {
         try
         {
@@ -84,6 +91,7 @@ internal sealed partial class SqliteStateStore
             }
 
             transaction.Commit();
+            return Task.CompletedTask;
         }
         catch (SqliteException ex)
         {

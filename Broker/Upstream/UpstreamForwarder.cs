@@ -72,7 +72,7 @@ internal sealed partial class UpstreamForwarder : BackgroundService
         }
 
         await Task.Yield();
-        var positions = await _pipeline.RunOnStoreAsync(store => store.LoadUpstreamPositions(), stoppingToken).ConfigureAwait(false);
+        var positions = await _pipeline.RunOnStoreAsync(store => store.LoadUpstreamPositionsAsync(stoppingToken), stoppingToken).ConfigureAwait(false);
         foreach (var topic in _topics)
         {
             topic.Acknowledged = topic.Forwarded = positions.GetValueOrDefault(topic.Name);
@@ -315,7 +315,7 @@ internal sealed partial class UpstreamForwarder : BackgroundService
 
         try
         {
-            await _pipeline.RunOnStoreAsync(store => { store.SaveUpstreamPositions(changed); return true; }, cancellationToken).ConfigureAwait(false);
+            await _pipeline.RunOnStoreAsync(async store => { await store.SaveUpstreamPositionsAsync(changed, CancellationToken.None).ConfigureAwait(false); return true; }, cancellationToken).ConfigureAwait(false);
             foreach (var (name, seq) in changed)
             {
                 if (saved is not null)
