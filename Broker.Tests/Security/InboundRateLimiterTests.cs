@@ -5,6 +5,7 @@ namespace TopicBroker.Tests.Security;
 
 /// <summary>A client's message budget: <c>rate</c> a second, bursts of twice that.</summary>
 [Category("Unit")]
+[FixtureLifeCycle(LifeCycle.InstancePerTestCase)]
 public sealed class InboundRateLimiterTests
 {
     private readonly FakeTimeProvider _time = new();

@@ -6,7 +6,7 @@ namespace TopicBroker.Security;
 
 /// <summary>
 /// Without a signing key the broker is open to anyone who can reach it, so it refuses to start
-/// on a non-loopback address (HTTP or bridge) unless <see cref="AuthOptions.AllowAnonymous"/> says
+/// on a non-loopback address (HTTP or bridge), or behind a trusted reverse proxy, unless <see cref="AuthOptions.AllowAnonymous"/> says
 /// that is deliberate (protocol.md "Security").
 /// </summary>
 internal sealed class ExposureValidator(IConfiguration configuration) : IValidateOptions<BrokerOptions>
@@ -30,6 +30,13 @@ internal sealed class ExposureValidator(IConfiguration configuration) : IValidat
         if (options.TcpBridge.Enabled && IPAddress.TryParse(options.TcpBridge.Address, out var bridge) && !IPAddress.IsLoopback(bridge))
         {
             exposed.Add($"tcp://{options.TcpBridge.Address}:{options.TcpBridge.Port}");
+        }
+
+        // A trusted proxy means clients beyond this host: the broker is exposed through it,
+        // whatever address it listens on itself.
+        if (configuration.GetSection(TrustedProxyOptions.SectionName).GetChildren().Any(list => list.GetChildren().Any()))
+        {
+            exposed.Add($"the proxies of {TrustedProxyOptions.SectionName}");
         }
 
         return exposed.Count == 0
