@@ -21,5 +21,8 @@ internal sealed partial class UpstreamForwarder
 
         [LoggerMessage(6, LogLevel.Warning, "The upstream positions could not be saved: {Reason}")]
         public static partial void PositionsNotSaved(ILogger logger, string reason);
+
+        [LoggerMessage(7, LogLevel.Warning, "The upstream positions could not be read: {Reason}; the head office's welcome says where to resume")]
+        public static partial void PositionsNotLoaded(ILogger logger, string reason);
     }
 }

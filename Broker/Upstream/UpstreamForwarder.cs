@@ -72,10 +72,18 @@ internal sealed partial class UpstreamForwarder : BackgroundService
         }
 
         await Task.Yield();
-        var positions = await _pipeline.RunOnStoreAsync(store => store.LoadUpstreamPositionsAsync(stoppingToken), stoppingToken).ConfigureAwait(false);
-        foreach (var topic in _topics)
+        try
         {
-            topic.Acknowledged = topic.Forwarded = positions.GetValueOrDefault(topic.Name);
+            var positions = await _pipeline.RunOnStoreAsync(store => store.LoadUpstreamPositionsAsync(stoppingToken), stoppingToken).ConfigureAwait(false);
+            foreach (var topic in _topics)
+            {
+                topic.Acknowledged = topic.Forwarded = positions.GetValueOrDefault(topic.Name);
+            }
+        }
+        catch (TopicBroker.Storage.StoreUnavailableException ex)
+        {
+            // Only the display until the first welcome suffers: the welcome says where to resume.
+            Log.PositionsNotLoaded(_logger, ex.Message);
         }
 
         _pipeline.ChangesCommitted += _wake.Set;
