@@ -1,9 +1,12 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using TopicBroker.Connections;
 using TopicBroker.Diagnostics;
 using TopicBroker.Endpoints;
 using TopicBroker.Ingest;
 using TopicBroker.Security;
+using TopicBroker.Sites;
+using TopicBroker.Upstream;
 using TopicBroker.Storage;
 using TopicBroker.Topics;
 
@@ -29,6 +32,7 @@ internal static class BrokerApplication
 
         var app = builder.Build();
         app.Services.GetRequiredService<ConnectionManager>().Metrics = app.Services.GetRequiredService<BrokerMetrics>();
+        app.Services.GetRequiredService<TopicBroker.Sites.ReplicationMetrics>();
         app.UseTrustedProxies();
         app.UseBrokerDiagnostics();
         app.UseStaticContent();
@@ -36,6 +40,7 @@ internal static class BrokerApplication
         app.UseWebSockets();
         app.MapTopicWebSockets();
         app.MapTopicApi();
+        app.MapReplication();
         return app;
     }
 
@@ -55,7 +60,8 @@ internal static class BrokerApplication
             // The host must outwait the broker's own shutdown, or it would cut the drain short.
             host.ShutdownTimeout = broker.Value.ShutdownTimeout + TimeSpan.FromSeconds(5));
 
-        services.AddSingleton(TimeProvider.System);
+        // TryAdd: a host (a test with a FakeTimeProvider) may bring its own clock.
+        services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<TopicRegistry>();
         services.AddSingleton<TokenValidator>();
         services.AddSingleton<OriginPolicy>();
@@ -71,6 +77,10 @@ internal static class BrokerApplication
         services.AddSingleton<IngestPipeline>();
         services.AddSingleton<BridgeListener>();
         services.AddSingleton<IIngestSource>(sp => sp.GetRequiredService<BridgeListener>());
+        services.AddSingleton<ReplicationHub>();
+        services.AddSingleton<IIngestSource>(sp => sp.GetRequiredService<ReplicationHub>());
+        services.AddSingleton<UpstreamForwarder>();
+        services.AddSingleton<ReplicationMetrics>();
 
         services.AddHostedService<AnonymousModeWarning>();
 
@@ -79,6 +89,7 @@ internal static class BrokerApplication
         services.AddHostedService<PollingService>();
         services.AddHostedService<ConnectionHeartbeat>();
         services.AddHostedService(sp => sp.GetRequiredService<BridgeListener>());
+        services.AddHostedService(sp => sp.GetRequiredService<UpstreamForwarder>());
         services.AddHostedService<ShutdownCoordinator>();
         return services;
     }
