@@ -17,6 +17,8 @@ internal sealed record BrokerStatus(
     BridgeStatus Bridge,
     TotalsStatus Totals,
     Dictionary<string, TopicStatus> Topics,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] TopicBroker.Sites.SitesStatus? Sites = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] TopicBroker.Upstream.UpstreamStatus? Upstream = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ClusterStatus? Cluster = null);
 
 /// <summary>Cluster mode only (docs/operations.md "Cluster mode"): this node, its Redis link, and how far it lags the store.</summary>

@@ -19,6 +19,8 @@ internal sealed class StatusReporter(
     ConnectionManager connections,
     IngestPipeline pipeline,
     BridgeListener bridge,
+    TopicBroker.Sites.ReplicationHub replication,
+    TopicBroker.Upstream.UpstreamForwarder upstream,
     HealthCheckService health,
     IOptions<BrokerOptions> brokerOptions,
     IOptions<DiagnosticsOptions> diagnosticsOptions,
@@ -92,6 +94,8 @@ internal sealed class StatusReporter(
                 now.BridgeConnections),
             totals,
             topicStatuses,
+            topics.SitesEnabled ? replication.GetStatus() : null,
+            upstream.Enabled ? upstream.GetStatus() : null,
             cluster is null ? null : GetClusterStatus(cluster));
     }
 

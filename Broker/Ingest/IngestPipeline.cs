@@ -138,6 +138,13 @@ internal sealed partial class IngestPipeline : BackgroundService
                 {
                     batch.Add(change);
                 }
+                else if (item is LoopWork work)
+                {
+                    // In queue order: what came before it is committed first.
+                    await CommitAndBroadcastAsync(batch).ConfigureAwait(false);
+                    batch.Clear();
+                    await work.RunAsync(this).ConfigureAwait(false);
+                }
                 else
                 {
                     poll = true;
@@ -162,8 +169,10 @@ internal sealed partial class IngestPipeline : BackgroundService
     private async Task CommitAndBroadcastAsync(List<PendingChange> batch)
     {
         RejectNewEntitiesOverCap(batch);
+        SettleReplicatedChanges(batch);
         if (batch.Count == 0)
         {
+            CompleteDuplicates(committed: true);
             return;
         }
 
@@ -181,10 +190,14 @@ internal sealed partial class IngestPipeline : BackgroundService
                 pending.Complete(PublishResult.Rejected(ErrorCodes.Unavailable, "The store could not commit; retry later."));
             }
 
+            CompleteDuplicates(committed: false);
             return;
         }
 
+        CheckReplicatedSeqs(batch, stored);
         Broadcast(stored);
+        CompleteDuplicates(committed: true);
+        OnChangesCommitted();
         for (var i = 0; i < stored.Count; i++)
         {
             batch[i].Complete(PublishResult.Committed(stored[i].Seq));
@@ -245,6 +258,7 @@ internal sealed partial class IngestPipeline : BackgroundService
         Interlocked.Increment(ref _commits);
         Log.ExternalChangesCommitted(_logger, external.Count);
         Broadcast(external);
+        OnChangesCommitted();
         _feed.Publish(external);
     }
 
