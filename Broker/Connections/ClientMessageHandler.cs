@@ -100,7 +100,7 @@ internal sealed class ClientMessageHandler(TokenValidator tokens, TimeProvider t
 
     private static void Reply(WebSocketConnection connection, OutboundFrame frame)
     {
-        if (!connection.TryEnqueue(frame))
+        if (!connection.TryEnqueueReply(frame))
         {
             connection.OnQueueFull();
         }

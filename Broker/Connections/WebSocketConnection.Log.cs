@@ -12,5 +12,8 @@ internal sealed partial class WebSocketConnection
 
         [LoggerMessage(3, LogLevel.Debug, "Connection {ConnectionId} on {Topic}: receive ended ({Error})")]
         public static partial void ReceiveEnded(ILogger logger, long connectionId, string topic, string error);
+
+        [LoggerMessage(4, LogLevel.Debug, "Connection {ConnectionId} on {Topic}: protocol violation ({Error}); lingering so the client reads the close")]
+        public static partial void ProtocolViolation(ILogger logger, long connectionId, string topic, string error);
     }
 }

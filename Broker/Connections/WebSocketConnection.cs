@@ -12,15 +12,18 @@ namespace TopicBroker.Connections;
 
 /// <summary>
 /// One subscribed WebSocket. It runs exactly two loops, awaited together: the receive loop reads
-/// client messages, the send loop drains the bounded queue. Only the send loop touches the socket
-/// for writing; everything else enqueues (<see cref="TryEnqueue"/>) or asks for a close
-/// (<see cref="RequestClose"/>), which the send loop carries out.
+/// client messages, the send loop drains the bounded queues. Only the send loop touches the socket
+/// for writing; everything else enqueues (<see cref="TryEnqueue"/>, <see cref="TryEnqueueReply"/>)
+/// or asks for a close (<see cref="RequestClose"/>), which the send loop carries out. Replies the
+/// broker owes the client have their own queue, apart from data, so that a data overflow or a
+/// close never drops them (protocol.md "Close codes", "What goes out before a close").
 /// </summary>
 internal sealed partial class WebSocketConnection
 {
     private readonly WebSocket _socket;
     private readonly CoalescingStream? _stream;
     private readonly Channel<OutboundFrame> _queue;
+    private readonly Channel<OutboundFrame> _owed;
     private readonly ConnectionManager _manager;
     private readonly ClientMessageHandler _messageHandler;
     private readonly ILogger _logger;
@@ -35,6 +38,7 @@ internal sealed partial class WebSocketConnection
     private long _lastActivityTimestamp;
     private long _closeDeadlineTimestamp = long.MaxValue;
     private long _framesSent;
+    private volatile bool _lingerOnEnd;
 
     public WebSocketConnection(
         long id,
@@ -71,6 +75,16 @@ internal sealed partial class WebSocketConnection
             FullMode = BoundedChannelFullMode.Wait,
             AllowSynchronousContinuations = false,
         });
+        // Replies answer client messages, which the rate limiter bounds to a burst of twice the
+        // rate; room for twice that again lets a busy send loop fall behind a full-rate client for
+        // a moment. More unsent means the client sends but does not read.
+        _owed = Channel.CreateBounded<OutboundFrame>(new BoundedChannelOptions(Math.Max(64, 4 * settings.MessagesPerSecond))
+        {
+            SingleReader = true,
+            SingleWriter = false,
+            FullMode = BoundedChannelFullMode.Wait,
+            AllowSynchronousContinuations = false,
+        });
     }
 
     public long Id { get; }
@@ -101,6 +115,28 @@ internal sealed partial class WebSocketConnection
     public bool TryEnqueue(OutboundFrame frame) => _queue.Writer.TryWrite(frame);
 
     /// <summary>
+    /// Queues a reply the broker owes the client (a pong, an error or auth answer) apart from data,
+    /// so it goes out ahead of queued data and even when the connection is being closed. Never
+    /// waits; false means the client has left more replies unread than its rate limit allows.
+    /// </summary>
+    public bool TryEnqueueReply(OutboundFrame frame)
+    {
+        if (!_owed.Writer.TryWrite(frame))
+        {
+            return false;
+        }
+
+        // The send loop parks on the data queue only when that is empty; a frame there wakes it.
+        // If the queue holds data the loop is not parked, and it looks at the replies every pass.
+        if (_queue.Reader.Count == 0)
+        {
+            _queue.Writer.TryWrite(WakeUp);
+        }
+
+        return true;
+    }
+
+    /// <summary>
     /// Fan-out's entry point: queue the frame, or apply the topic's delivery policy when the queue
     /// is full. Never waits.
     /// </summary>
@@ -126,8 +162,9 @@ internal sealed partial class WebSocketConnection
         {
             if (frame is null)
             {
-                // A reply of its own (pong, error, auth) to a client that is behind on a 'latest'
-                // topic: dropped and counted, because such a client is never closed for being slow.
+                // More replies of its own (pong, error, auth) unread than its rate limit allows, on
+                // a 'latest' topic: dropped and counted, because such a client is never closed for
+                // being slow.
                 Topic.Counters.AddFramesDropped(1);
             }
             else
@@ -139,7 +176,8 @@ internal sealed partial class WebSocketConnection
         }
 
         var dropped = 1 + _queue.Reader.Count;
-        if (RequestClose(CloseCodes.TryAgainLater, CloseCodes.SlowConsumerReason, drain: false))
+        // Its full queue cannot be sent; the replies it is owed still are (protocol.md "Close codes").
+        if (RequestClose(CloseCodes.TryAgainLater, CloseCodes.SlowConsumerReason, CloseDrain.OwedReplies))
         {
             Topic.Counters.AddSlowConsumerClose();
             Topic.Counters.AddFramesDropped(dropped);
@@ -211,11 +249,11 @@ internal sealed partial class WebSocketConnection
     }
 
     /// <summary>
-    /// Asks the send loop to close the socket. With <paramref name="drain"/> the frames already
-    /// queued go out first; then <paramref name="finalFrame"/>, if any; then the close frame.
+    /// Asks the send loop to close the socket. What <paramref name="drain"/> lets out of the queues
+    /// goes first; then <paramref name="finalFrame"/>, if any; then the close frame.
     /// Only the first request counts. Returns whether this call was the first.
     /// </summary>
-    public bool RequestClose(WebSocketCloseStatus status, string reason, bool drain, OutboundFrame? finalFrame = null, TimeSpan? timeout = null)
+    public bool RequestClose(WebSocketCloseStatus status, string reason, CloseDrain drain, OutboundFrame? finalFrame = null, TimeSpan? timeout = null)
     {
         var request = new CloseRequest(status, reason, drain, finalFrame);
         if (Interlocked.CompareExchange(ref _close, request, null) is not null)
@@ -246,7 +284,7 @@ internal sealed partial class WebSocketConnection
     /// <summary>Drops the TCP connection at once; both loops end with an error they expect.</summary>
     public void Abort()
     {
-        RequestClose(CloseCodes.InternalError, CloseCodes.InternalErrorReason, drain: false);
+        RequestClose(CloseCodes.InternalError, CloseCodes.InternalErrorReason, CloseDrain.Nothing);
         _socket.Abort();
     }
 
@@ -259,6 +297,44 @@ internal sealed partial class WebSocketConnection
         // loop then waits for the client's close frame, bounded by the heartbeat's close deadline.
         await sending.ConfigureAwait(false);
         await receiving.ConfigureAwait(false);
+        if (_lingerOnEnd)
+        {
+            await LingerAsync().ConfigureAwait(false);
+            _socket.Abort();
+        }
+    }
+
+    /// <summary>
+    /// After .NET's WebSocket failed the connection for a protocol violation (1002) or a text frame
+    /// that is not UTF-8 (1007), it has written its close frame but left the client's input unread;
+    /// ending the connection now would reset it, and the reset destroys that close frame in the
+    /// client's kernel. So, like the bridge's lingering close, read and discard what the client
+    /// still sends until it closes, for at most <see cref="BrokerOptions.CloseTimeout"/>
+    /// (protocol.md "Close codes").
+    /// </summary>
+    private async Task LingerAsync()
+    {
+        if (_stream is null)
+        {
+            return;
+        }
+
+        using var linger = new CancellationTokenSource(_manager.Options.CloseTimeout, _manager.TimeProvider);
+        var scratch = ArrayPool<byte>.Shared.Rent(4096);
+        try
+        {
+            while (await _stream.ReadAsync(scratch.AsMemory(), linger.Token).ConfigureAwait(false) > 0)
+            {
+            }
+        }
+        catch (Exception ex) when (IsConnectionFailure(ex))
+        {
+            // Gone, or still sending after the linger: the connection ends regardless.
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(scratch);
+        }
     }
 
     private async Task SendLoopAsync()
@@ -272,9 +348,11 @@ internal sealed partial class WebSocketConnection
                 _stream?.BeginBatch();
                 while (true)
                 {
+                    // Owed replies first: they answer the client, and no data may hold them up.
+                    await SendOwedRepliesAsync().ConfigureAwait(false);
                     while (reader.TryRead(out var frame))
                     {
-                        if (_close is { Drain: false })
+                        if (_close is { Drain: not CloseDrain.Everything })
                         {
                             goto Close;
                         }
@@ -304,7 +382,7 @@ internal sealed partial class WebSocketConnection
 
                     foreach (var frame in conflated)
                     {
-                        if (_close is { Drain: false })
+                        if (_close is { Drain: not CloseDrain.Everything })
                         {
                             goto Close;
                         }
@@ -313,6 +391,8 @@ internal sealed partial class WebSocketConnection
                     }
                 }
 
+                // A reply queued while the data went out must not wait for the next wake-up.
+                await SendOwedRepliesAsync().ConfigureAwait(false);
                 if (_stream is not null)
                 {
                     await _stream.EndBatchAsync().ConfigureAwait(false);
@@ -320,13 +400,21 @@ internal sealed partial class WebSocketConnection
             }
 
         Close:
+            var close = Volatile.Read(ref _close)!;
+            // The replies the broker owes go out with every close but the client's own (and a
+            // failure); nothing can be queued after this.
+            _owed.Writer.TryComplete();
+            if (close.Drain != CloseDrain.Nothing)
+            {
+                await SendOwedRepliesAsync().ConfigureAwait(false);
+            }
+
             if (_stream is not null)
             {
                 // What was gathered before the close request still goes out, ahead of the close.
                 await _stream.EndBatchAsync().ConfigureAwait(false);
             }
 
-            var close = Volatile.Read(ref _close)!;
             if (close.FinalFrame is not null && _socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
             {
                 await _socket.SendAsync(close.FinalFrame.Payload, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None).ConfigureAwait(false);
@@ -349,7 +437,23 @@ internal sealed partial class WebSocketConnection
         catch (Exception ex) when (IsConnectionFailure(ex))
         {
             Log.SendFailed(_logger, Id, Topic.Name, ex);
-            Abort();
+            if (_lingerOnEnd)
+            {
+                // The receive side failed the socket and lingers; RunAsync aborts after that.
+                RequestClose(CloseCodes.InternalError, CloseCodes.InternalErrorReason, CloseDrain.Nothing);
+            }
+            else
+            {
+                Abort();
+            }
+        }
+    }
+
+    private async ValueTask SendOwedRepliesAsync()
+    {
+        while (_socket.State is WebSocketState.Open or WebSocketState.CloseReceived && _owed.Reader.TryRead(out var reply))
+        {
+            await SendFrameAsync(reply).ConfigureAwait(false);
         }
     }
 
@@ -388,13 +492,21 @@ internal sealed partial class WebSocketConnection
 
                 if (peek.MessageType == WebSocketMessageType.Binary)
                 {
-                    RequestClose(CloseCodes.Unsupported, CloseCodes.BinaryReason, drain: false);
+                    RequestClose(CloseCodes.Unsupported, CloseCodes.BinaryReason, CloseDrain.Everything);
                     await DiscardMessageAsync(peek).ConfigureAwait(false);
                     continue;
                 }
 
                 await ReceiveTextMessageAsync(peek).ConfigureAwait(false);
             }
+        }
+        catch (WebSocketException ex) when (ex.WebSocketErrorCode == WebSocketError.Faulted && _stream is not null)
+        {
+            // .NET's WebSocket found a protocol violation or bad UTF-8 and wrote its close frame
+            // (1002 or 1007); the send loop stops, and RunAsync lingers so the client can read it.
+            Log.ProtocolViolation(_logger, Id, Topic.Name, ex.Message);
+            _lingerOnEnd = true;
+            RequestClose(WebSocketCloseStatus.ProtocolError, ex.Message, CloseDrain.Nothing);
         }
         catch (Exception ex) when (IsConnectionFailure(ex))
         {
@@ -416,7 +528,7 @@ internal sealed partial class WebSocketConnection
                 {
                     if (buffer.Length > _maxMessageBytes)
                     {
-                        RequestClose(CloseCodes.MessageTooBig, CloseCodes.TooBigReason, drain: false);
+                        RequestClose(CloseCodes.MessageTooBig, CloseCodes.TooBigReason, CloseDrain.Everything);
                         await DiscardMessageAsync(result).ConfigureAwait(false);
                         return;
                     }
@@ -439,14 +551,15 @@ internal sealed partial class WebSocketConnection
 
             if (count > _maxMessageBytes)
             {
-                RequestClose(CloseCodes.MessageTooBig, CloseCodes.TooBigReason, drain: false);
+                RequestClose(CloseCodes.MessageTooBig, CloseCodes.TooBigReason, CloseDrain.Everything);
                 return;
             }
 
             if (!_rateLimiter.TryTake(_manager.TimeProvider.GetTimestamp()))
             {
                 _manager.OnRateLimited(this);
-                RequestClose(CloseCodes.PolicyViolation, CloseCodes.RateLimitReason, drain: false);
+                // The replies owed for the messages within the limit still go out, then the close.
+                RequestClose(CloseCodes.PolicyViolation, CloseCodes.RateLimitReason, CloseDrain.Everything);
                 return;
             }
 
@@ -489,7 +602,7 @@ internal sealed partial class WebSocketConnection
     {
         // Echo the client's code, as RFC 6455 section 5.5.1 asks; the send loop sends it.
         var status = _socket.CloseStatus ?? WebSocketCloseStatus.NormalClosure;
-        RequestClose(status == WebSocketCloseStatus.Empty ? WebSocketCloseStatus.NormalClosure : status, string.Empty, drain: false);
+        RequestClose(status == WebSocketCloseStatus.Empty ? WebSocketCloseStatus.NormalClosure : status, string.Empty, CloseDrain.Nothing);
     }
 
     private void Touch() => Volatile.Write(ref _lastActivityTimestamp, _manager.TimeProvider.GetTimestamp());
@@ -501,5 +614,5 @@ internal sealed partial class WebSocketConnection
     /// <summary>Per-connection settings fixed at admission.</summary>
     internal readonly record struct ConnectionSettings(int QueueCapacity, int MaxMessageBytes, int MessagesPerSecond, DeliveryPolicy Policy);
 
-    private sealed record CloseRequest(WebSocketCloseStatus Status, string Reason, bool Drain, OutboundFrame? FinalFrame);
+    private sealed record CloseRequest(WebSocketCloseStatus Status, string Reason, CloseDrain Drain, OutboundFrame? FinalFrame);
 }
