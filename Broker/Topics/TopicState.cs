@@ -10,7 +10,7 @@ namespace TopicBroker.Topics;
 /// and no duplicate. The lock is taken once per broadcast, never per recipient, and nothing under
 /// it waits: fan-out only calls <see cref="WebSocketConnection.Deliver"/>.
 /// </summary>
-internal sealed class TopicState
+internal sealed partial class TopicState
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<string, byte[]> _entities = new(StringComparer.Ordinal);

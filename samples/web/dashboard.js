@@ -10,6 +10,12 @@ const SVG_NS = "http://www.w3.org/2000/svg";
 const LOW_BATTERY = 20;
 const TABLE_STATES = new Set(["free", "seated", "waiting"]);
 const byNaturalOrder = new Intl.Collator(undefined, { numeric: true }).compare;
+// ?site=<site> shows one restaurant's floor on a head-office broker: its topics are <site>/robots
+// and <site>/tables (protocol.md "Sites and upstream replication").
+const site = new URLSearchParams(location.search).get("site");
+const topicOf = (name) => (site ? `${site}/${name}` : name);
+const baseTopic = (topic) => topic.slice(topic.indexOf("/") + 1);
+if (site) document.title = `${site} · ${document.title}`;
 
 const floorTables = document.getElementById("floor-tables");
 const floorRobots = document.getElementById("floor-robots");
@@ -205,7 +211,7 @@ function setAttributes(element, attributes) {
 }
 
 const robots = new TopicClient({
-  topic: "robots",
+  topic: topicOf("robots"),
   onSnapshot: (entities) => {
     renderAllRobots(entities);
     showLastUpdate(robots);
@@ -219,7 +225,7 @@ const robots = new TopicClient({
 });
 
 const tables = new TopicClient({
-  topic: "tables",
+  topic: topicOf("tables"),
   onSnapshot: (entities) => {
     renderAllTables(entities);
     showLastUpdate(tables);
