@@ -14,7 +14,6 @@ const byNaturalOrder = new Intl.Collator(undefined, { numeric: true }).compare;
 // and <site>/tables (protocol.md "Sites and upstream replication").
 const site = new URLSearchParams(location.search).get("site");
 const topicOf = (name) => (site ? `${site}/${name}` : name);
-const baseTopic = (topic) => topic.slice(topic.indexOf("/") + 1);
 if (site) document.title = `${site} · ${document.title}`;
 
 const floorTables = document.getElementById("floor-tables");
