@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Net;
 using System.Net.WebSockets;
-using System.Threading.Channels;
 using TopicBroker.Diagnostics;
 using TopicBroker.Hosting;
 using TopicBroker.Protocol;
@@ -12,23 +11,20 @@ namespace TopicBroker.Connections;
 
 /// <summary>
 /// One subscribed WebSocket. It runs exactly two loops, awaited together: the receive loop reads
-/// client messages, the send loop drains the bounded queue. Only the send loop touches the socket
-/// for writing; everything else enqueues (<see cref="TryEnqueue"/>) or asks for a close
-/// (<see cref="RequestClose"/>), which the send loop carries out.
+/// client messages, the send loop drains the <see cref="SendQueue"/>. Only the send loop writes
+/// to the socket; everything else enqueues (<see cref="Deliver"/>, <see cref="EnqueueReply"/>) or
+/// asks for a close (<see cref="RequestClose"/>), which the send loop carries out.
 /// </summary>
-internal sealed partial class WebSocketConnection
+internal sealed partial class WebSocketConnection : ITopicSubscriber
 {
     private readonly WebSocket _socket;
     private readonly CoalescingStream? _stream;
-    private readonly Channel<OutboundFrame> _queue;
+    private readonly SendQueue _queue;
+    private readonly WakeSignal _wake = new();
     private readonly ConnectionManager _manager;
     private readonly ClientMessageHandler _messageHandler;
     private readonly ILogger _logger;
     private readonly int _maxMessageBytes;
-    private readonly DeliveryPolicy _policy;
-    private readonly Lock _conflationGate = new();
-    private Dictionary<string, OutboundFrame>? _conflated;
-    private bool _conflating;
     private InboundRateLimiter _rateLimiter;
     private long _tokenExpiresTimestamp;
     private CloseRequest? _close;
@@ -57,20 +53,11 @@ internal sealed partial class WebSocketConnection
         _manager = manager;
         _messageHandler = messageHandler;
         _maxMessageBytes = settings.MaxMessageBytes;
-        _policy = settings.Policy;
         _rateLimiter = new InboundRateLimiter(settings.MessagesPerSecond, manager.TimeProvider.TimestampFrequency, nowTimestamp);
         _tokenExpiresTimestamp = tokenExpiresTimestamp;
         _logger = logger;
         _lastActivityTimestamp = nowTimestamp;
-        // FullMode.Wait makes TryWrite return false on a full queue: that false is the
-        // slow-consumer signal, and nobody ever waits on it.
-        _queue = Channel.CreateBounded<OutboundFrame>(new BoundedChannelOptions(settings.QueueCapacity)
-        {
-            SingleReader = true,
-            SingleWriter = false,
-            FullMode = BoundedChannelFullMode.Wait,
-            AllowSynchronousContinuations = false,
-        });
+        _queue = new SendQueue(settings.QueueCapacity, settings.Policy, topic.Counters);
     }
 
     public long Id { get; }
@@ -79,7 +66,7 @@ internal sealed partial class WebSocketConnection
 
     public IPAddress? RemoteAddress { get; }
 
-    /// <summary>This connection's slot in its topic's subscriber array; owned by <see cref="TopicState"/>.</summary>
+    /// <inheritdoc/>
     public int SubscriberIndex { get; set; } = -1;
 
     public long LastActivityTimestamp => Volatile.Read(ref _lastActivityTimestamp);
@@ -97,116 +84,53 @@ internal sealed partial class WebSocketConnection
         set => Volatile.Write(ref _tokenExpiresTimestamp, value);
     }
 
-    /// <summary>Queues a frame for the send loop. Never waits; false means the queue is full or closed.</summary>
-    public bool TryEnqueue(OutboundFrame frame) => _queue.Writer.TryWrite(frame);
+    /// <inheritdoc/>
+    public bool TryEnqueueInitial(OutboundFrame frame)
+    {
+        var queued = _queue.TryEnqueueInitial(frame, out var wake);
+        if (wake)
+        {
+            _wake.Signal();
+        }
+
+        return queued;
+    }
 
     /// <summary>
     /// Fan-out's entry point: queue the frame, or apply the topic's delivery policy when the queue
-    /// is full. Never waits.
+    /// is full. Never waits; false means this subscriber overflowed (see <see cref="CloseAsSlowConsumer"/>).
     /// </summary>
-    public void Deliver(OutboundFrame frame)
+    public bool Deliver(OutboundFrame frame)
     {
-        if (!Volatile.Read(ref _conflating) && _queue.Writer.TryWrite(frame))
+        var result = _queue.Deliver(frame);
+        if (result.NeedsWake())
         {
-            return;
+            _wake.Signal();
         }
 
-        OnQueueFull(frame);
+        return result != EnqueueResult.Overflowed;
     }
 
-    /// <summary>The queue had no room for <paramref name="frame"/> (null: a reply of the connection's own).</summary>
-    public void OnQueueFull(OutboundFrame? frame = null)
+    /// <summary>Closes with 1013 after an overflow; the queue already took nothing more and counted what it dropped.</summary>
+    public void CloseAsSlowConsumer()
     {
-        if (IsClosing)
-        {
-            return;
-        }
-
-        if (_policy == DeliveryPolicy.Latest)
-        {
-            if (frame is null)
-            {
-                // A reply of its own (pong, error, auth) to a client that is behind on a 'latest'
-                // topic: dropped and counted, because such a client is never closed for being slow.
-                Topic.Counters.AddFramesDropped(1);
-            }
-            else
-            {
-                Conflate(frame);
-            }
-
-            return;
-        }
-
-        var dropped = 1 + _queue.Reader.Count;
         if (RequestClose(CloseCodes.TryAgainLater, CloseCodes.SlowConsumerReason, drain: false))
         {
-            Topic.Counters.AddSlowConsumerClose();
-            Topic.Counters.AddFramesDropped(dropped);
             _manager.OnSlowConsumer(this);
         }
     }
 
-    /// <summary>
-    /// The 'latest' policy (protocol.md "Frames"): while this subscriber is behind, every update
-    /// goes to a map holding the newest frame per id instead of the queue, so it catches up on
-    /// current values, never on a stale backlog. Frames without an id (pings, rebroadcast
-    /// snapshots) are skipped meanwhile: newer state is on its way anyway.
-    /// </summary>
-    private void Conflate(OutboundFrame frame)
+    /// <summary>Queues a reply of the connection's own (pong, error, auth); a full queue applies the delivery policy.</summary>
+    public void EnqueueReply(OutboundFrame frame)
     {
-        if (frame.Id is null)
+        var result = _queue.EnqueueReply(frame);
+        if (result.NeedsWake())
         {
-            Topic.Counters.AddFramesDropped(1);
-            return;
+            _wake.Signal();
         }
-
-        lock (_conflationGate)
+        else if (result == EnqueueResult.Overflowed)
         {
-            _conflated ??= new Dictionary<string, OutboundFrame>(StringComparer.Ordinal);
-            if (_conflated.Remove(frame.Id))
-            {
-                Topic.Counters.AddFramesConflated(1);
-            }
-
-            _conflated[frame.Id] = frame;
-            Volatile.Write(ref _conflating, true);
-
-            // The send loop may have just drained everything and parked in WaitToReadAsync (it ends
-            // conflation under this lock, so it cannot be mid-check): nothing in the map wakes it,
-            // a frame in the queue does.
-            if (_queue.Reader.Count == 0)
-            {
-                _queue.Writer.TryWrite(WakeUp);
-            }
-        }
-    }
-
-    /// <summary>Queued only to wake a parked send loop; never sent.</summary>
-    private static readonly OutboundFrame WakeUp = new([]);
-
-    /// <summary>
-    /// Takes what conflation holds, oldest change first; null when it holds nothing, and then, if
-    /// the queue is empty too, the subscriber has caught up and conflation ends. Under the same
-    /// lock as <see cref="Conflate"/>, so no frame can slip in between the check and the switch.
-    /// </summary>
-    private List<OutboundFrame>? TakeConflated()
-    {
-        lock (_conflationGate)
-        {
-            if (_conflated is { Count: > 0 })
-            {
-                var frames = _conflated.Values.OrderBy(f => f.Seq).ToList();
-                _conflated.Clear();
-                return frames;
-            }
-
-            if (_queue.Reader.Count == 0)
-            {
-                Volatile.Write(ref _conflating, false);
-            }
-
-            return null;
+            CloseAsSlowConsumer();
         }
     }
 
@@ -226,7 +150,10 @@ internal sealed partial class WebSocketConnection
         var deadline = _manager.TimeProvider.GetTimestamp()
             + (long)((timeout ?? _manager.Options.CloseTimeout).TotalSeconds * _manager.TimeProvider.TimestampFrequency);
         Volatile.Write(ref _closeDeadlineTimestamp, deadline);
-        _queue.Writer.TryComplete();
+        if (_queue.Complete())
+        {
+            _wake.Signal();
+        }
 
         // Leave the fan-out and free the topic slot now, before the close frame is sent: a client
         // that has seen its close can count on its slot being free (protocol.md "Close codes", 1008).
@@ -236,12 +163,7 @@ internal sealed partial class WebSocketConnection
     }
 
     /// <summary>Empties the queue without sending: for the fan-out micro-benchmark, which runs no send loop.</summary>
-    internal void DrainForBenchmark()
-    {
-        while (_queue.Reader.TryRead(out _))
-        {
-        }
-    }
+    internal void DrainForBenchmark() => _queue.DiscardForBenchmark();
 
     /// <summary>Drops the TCP connection at once; both loops end with an error they expect.</summary>
     public void Abort()
@@ -263,69 +185,44 @@ internal sealed partial class WebSocketConnection
 
     private async Task SendLoopAsync()
     {
-        var reader = _queue.Reader;
+        var batch = new List<OutboundFrame>();
         try
         {
-            while (await reader.WaitToReadAsync().ConfigureAwait(false))
+            while (true)
             {
-                // Everything drained in this pass goes to the socket in one write (see CoalescingStream).
+                await _wake.WaitAsync().ConfigureAwait(false);
+
+                // Everything taken in this pass goes to the socket in one write (see CoalescingStream).
                 _stream?.BeginBatch();
-                while (true)
+                while (_close is not { Drain: false } && _queue.TakeBatch(batch))
                 {
-                    while (reader.TryRead(out var frame))
+                    foreach (var frame in batch)
                     {
                         if (_close is { Drain: false })
-                        {
-                            goto Close;
-                        }
-
-                        if (!ReferenceEquals(frame, WakeUp))
-                        {
-                            await SendFrameAsync(frame).ConfigureAwait(false);
-                        }
-                    }
-
-                    if (!Volatile.Read(ref _conflating))
-                    {
-                        break;
-                    }
-
-                    // Behind on a 'latest' topic: after the queue, the newest value per id.
-                    var conflated = TakeConflated();
-                    if (conflated is null)
-                    {
-                        if (reader.Count == 0)
                         {
                             break;
                         }
 
-                        continue;
-                    }
-
-                    foreach (var frame in conflated)
-                    {
-                        if (_close is { Drain: false })
-                        {
-                            goto Close;
-                        }
-
                         await SendFrameAsync(frame).ConfigureAwait(false);
                     }
+
+                    batch.Clear();
                 }
 
+                // What was gathered before a close request still goes out, ahead of the close.
                 if (_stream is not null)
                 {
                     await _stream.EndBatchAsync().ConfigureAwait(false);
                 }
+
+                // A drained queue with a close requested: with drain, everything queued is out now.
+                if (_close is not null)
+                {
+                    break;
+                }
             }
 
-        Close:
-            if (_stream is not null)
-            {
-                // What was gathered before the close request still goes out, ahead of the close.
-                await _stream.EndBatchAsync().ConfigureAwait(false);
-            }
-
+            batch.Clear();
             var close = Volatile.Read(ref _close)!;
             if (close.FinalFrame is not null && _socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
             {
@@ -351,11 +248,49 @@ internal sealed partial class WebSocketConnection
             Log.SendFailed(_logger, Id, Topic.Name, ex);
             Abort();
         }
+        catch (Exception ex)
+        {
+            // A bug, not the network: logged once, and the client is told with 1011 if the socket still can.
+            Log.LoopFaulted(_logger, Id, Topic.Name, "send", ex);
+            RequestClose(CloseCodes.InternalError, CloseCodes.InternalErrorReason, drain: false);
+            await CloseAfterFaultAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task CloseAfterFaultAsync()
+    {
+        try
+        {
+            if (_stream is not null)
+            {
+                await _stream.EndBatchAsync().ConfigureAwait(false);
+            }
+
+            if (_socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
+            {
+                var close = Volatile.Read(ref _close)!;
+                await _socket.CloseOutputAsync(close.Status, close.Reason, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (IsConnectionFailure(ex) || ex is InvalidOperationException)
+        {
+            _socket.Abort();
+        }
     }
 
     private async ValueTask SendFrameAsync(OutboundFrame frame)
     {
-        await _socket.SendAsync(frame.Payload, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None).ConfigureAwait(false);
+        if (_stream is null)
+        {
+            await _socket.SendAsync(frame.Payload, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None).ConfigureAwait(false);
+        }
+        else if (_stream.Gather(frame.WireBytes))
+        {
+            // Frame once: the shared, pre-built frame bytes go straight to the transport; the
+            // WebSocket only writes its own control frames (pongs, the close), never interleaved.
+            await _stream.WriteGatheredAsync().ConfigureAwait(false);
+        }
+
         if (++_framesSent % BrokerMetrics.LatencySampleEvery == 0 && frame.IngestTimestamp != 0)
         {
             _manager.Metrics?.RecordPublishToSend(Topic, frame.IngestTimestamp);
@@ -400,6 +335,12 @@ internal sealed partial class WebSocketConnection
         {
             Log.ReceiveEnded(_logger, Id, Topic.Name, ex.GetType().Name);
             Abort();
+        }
+        catch (Exception ex)
+        {
+            // A bug, not the network: logged once; the send loop sends the 1011 close.
+            Log.LoopFaulted(_logger, Id, Topic.Name, "receive", ex);
+            RequestClose(CloseCodes.InternalError, CloseCodes.InternalErrorReason, drain: false);
         }
     }
 
