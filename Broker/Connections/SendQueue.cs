@@ -149,25 +149,35 @@ internal sealed class SendQueue(int capacity, DeliveryPolicy policy, TopicCounte
     /// empty, what conflation holds, oldest change first. Returns false when nothing was pending:
     /// the consumer then parks, and the next enqueue asks for a wake-up again.
     /// </summary>
-    public bool TakeBatch(List<OutboundFrame> batch)
+    public bool TakeBatch(List<OutboundFrame> batch, int maxBytes = int.MaxValue)
     {
         lock (_gate)
         {
             if (_count > 0)
             {
+                // At least one frame, then up to maxBytes of payload: a pass's write stays bounded.
                 var ring = _ring!;
-                for (var i = 0; i < _count; i++)
+                var bytes = 0;
+                var taken = 0;
+                while (taken < _count && (taken == 0 || bytes < maxBytes))
                 {
-                    var index = (_head + i) & (ring.Length - 1);
-                    batch.Add(ring[index]);
+                    var index = (_head + taken) & (ring.Length - 1);
+                    var frame = ring[index];
+                    batch.Add(frame);
+                    bytes += frame.Payload.Length;
                     ring[index] = null!;
+                    taken++;
                 }
 
-                _head = 0;
-                _count = 0;
-                if (ring.Length > KeptRing)
+                _head = (_head + taken) & (ring.Length - 1);
+                _count -= taken;
+                if (_count == 0)
                 {
-                    _ring = null;
+                    _head = 0;
+                    if (ring.Length > KeptRing)
+                    {
+                        _ring = null;
+                    }
                 }
 
                 return true;

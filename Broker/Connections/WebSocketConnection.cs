@@ -10,17 +10,19 @@ using TopicBroker.Topics;
 namespace TopicBroker.Connections;
 
 /// <summary>
-/// One subscribed WebSocket. It runs exactly two loops, awaited together: the receive loop reads
-/// client messages, the send loop drains the <see cref="SendQueue"/>. Only the send loop writes
-/// to the socket; everything else enqueues (<see cref="Deliver"/>, <see cref="EnqueueReply"/>) or
-/// asks for a close (<see cref="RequestClose"/>), which the send loop carries out.
+/// One subscribed WebSocket. Its receive loop reads client messages; its sending is done by its
+/// fan-out worker (<see cref="SendWorkers"/>), which runs <see cref="RunSendPass"/> whenever the
+/// <see cref="SendQueue"/> has work, and by the close sequence that a pass starts once a close is
+/// due. Only that one sender writes to the socket, one write at a time; everything else enqueues
+/// (<see cref="Deliver"/>, <see cref="EnqueueReply"/>) or asks for a close (<see cref="RequestClose"/>).
 /// </summary>
 internal sealed partial class WebSocketConnection : ITopicSubscriber
 {
     private readonly WebSocket _socket;
     private readonly CoalescingStream? _stream;
     private readonly SendQueue _queue;
-    private readonly WakeSignal _wake = new();
+    private readonly SendWorker _worker;
+    private readonly TaskCompletionSource _sendDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ConnectionManager _manager;
     private readonly ClientMessageHandler _messageHandler;
     private readonly ILogger _logger;
@@ -58,6 +60,7 @@ internal sealed partial class WebSocketConnection : ITopicSubscriber
         _logger = logger;
         _lastActivityTimestamp = nowTimestamp;
         _queue = new SendQueue(settings.QueueCapacity, settings.Policy, topic.Counters);
+        _worker = manager.Workers.For(id);
     }
 
     public long Id { get; }
@@ -90,7 +93,7 @@ internal sealed partial class WebSocketConnection : ITopicSubscriber
         var queued = _queue.TryEnqueueInitial(frame, out var wake);
         if (wake)
         {
-            _wake.Signal();
+            _worker.Schedule(this);
         }
 
         return queued;
@@ -105,7 +108,7 @@ internal sealed partial class WebSocketConnection : ITopicSubscriber
         var result = _queue.Deliver(frame);
         if (result.NeedsWake())
         {
-            _wake.Signal();
+            _worker.Schedule(this);
         }
 
         return result != EnqueueResult.Overflowed;
@@ -126,7 +129,7 @@ internal sealed partial class WebSocketConnection : ITopicSubscriber
         var result = _queue.EnqueueReply(frame);
         if (result.NeedsWake())
         {
-            _wake.Signal();
+            _worker.Schedule(this);
         }
         else if (result == EnqueueResult.Overflowed)
         {
@@ -152,7 +155,7 @@ internal sealed partial class WebSocketConnection : ITopicSubscriber
         Volatile.Write(ref _closeDeadlineTimestamp, deadline);
         if (_queue.Complete())
         {
-            _wake.Signal();
+            _worker.Schedule(this);
         }
 
         // Leave the fan-out and free the topic slot now, before the close frame is sent: a client
@@ -174,55 +177,137 @@ internal sealed partial class WebSocketConnection : ITopicSubscriber
 
     public async Task RunAsync()
     {
-        var sending = SendLoopAsync();
         var receiving = ReceiveLoopAsync();
 
-        // The send loop ends once it has sent the close frame (or the socket failed); the receive
-        // loop then waits for the client's close frame, bounded by the heartbeat's close deadline.
-        await sending.ConfigureAwait(false);
+        // The send side ends once the close frame is sent (or the socket failed); the receive loop
+        // then waits for the client's close frame, bounded by the heartbeat's close deadline.
+        await _sendDone.Task.ConfigureAwait(false);
         await receiving.ConfigureAwait(false);
     }
 
-    private async Task SendLoopAsync()
+    /// <summary>Most payload bytes one write carries; more waits for the next write of the same pass.</summary>
+    private const int MaxWriteBytes = 64 * 1024;
+
+    /// <summary>Writes per pass before the worker moves on to its other connections (and comes back).</summary>
+    private const int MaxWritesPerPass = 4;
+
+    /// <summary>
+    /// One send pass, run only by this connection's worker: takes what is pending and writes it
+    /// in one write (frame once: the shared, pre-built frame bytes, see <see cref="OutboundFrame.WireBytes"/>),
+    /// until the queue is empty. A write that does not complete at once is awaited off the worker,
+    /// and the connection is put back on the ready list when it has; meanwhile the queue keeps it
+    /// marked as scheduled, so no second pass can start. Once a close is due, the pass starts the
+    /// close sequence instead.
+    /// </summary>
+    internal void RunSendPass(List<OutboundFrame> batch)
     {
-        var batch = new List<OutboundFrame>();
+        if (_sendDone.Task.IsCompleted)
+        {
+            return;
+        }
+
         try
         {
-            while (true)
+            for (var writes = 0; writes < MaxWritesPerPass; writes++)
             {
-                await _wake.WaitAsync().ConfigureAwait(false);
-
-                // Everything taken in this pass goes to the socket in one write (see CoalescingStream).
-                _stream?.BeginBatch();
-                while (_close is not { Drain: false } && _queue.TakeBatch(batch))
+                if (_close is { Drain: false } || !_queue.TakeBatch(batch, MaxWriteBytes))
                 {
-                    foreach (var frame in batch)
+                    // Drained (or told to stop): with a close requested, it is due now.
+                    if (_close is not null)
                     {
-                        if (_close is { Drain: false })
-                        {
-                            break;
-                        }
-
-                        await SendFrameAsync(frame).ConfigureAwait(false);
+                        _closing = CloseAsync();
                     }
 
-                    batch.Clear();
+                    return;
                 }
 
-                // What was gathered before a close request still goes out, ahead of the close.
-                if (_stream is not null)
+                var write = WriteBatch(batch);
+                batch.Clear();
+                if (!write.IsCompletedSuccessfully)
                 {
-                    await _stream.EndBatchAsync().ConfigureAwait(false);
-                }
-
-                // A drained queue with a close requested: with drain, everything queued is out now.
-                if (_close is not null)
-                {
-                    break;
+                    _writing = CompleteWriteAsync(write);
+                    return;
                 }
             }
 
-            batch.Clear();
+            // Fair to the worker's other connections: the rest of this queue waits for its next turn.
+            _worker.Schedule(this);
+        }
+        catch (Exception ex) when (IsConnectionFailure(ex))
+        {
+            OnSendFailed(ex);
+        }
+        catch (Exception ex)
+        {
+            OnSendFaulted(ex);
+        }
+    }
+
+    private Task? _writing;
+    private Task? _closing;
+
+    private ValueTask WriteBatch(List<OutboundFrame> batch)
+    {
+        if (_stream is null)
+        {
+            // No coalescing transport (not installed for this request): the WebSocket frames each one.
+            return new ValueTask(SendEachAsync([.. batch]));
+        }
+
+        _stream.BeginBatch();
+        foreach (var frame in batch)
+        {
+            // The WebSocket's own writes (pongs) join the same batch, each a whole frame, never interleaved.
+            _stream.Gather(frame.WireBytes);
+            CountSent(frame);
+        }
+
+        return _stream.EndBatchAsync();
+    }
+
+    private async Task SendEachAsync(OutboundFrame[] frames)
+    {
+        foreach (var frame in frames)
+        {
+            await _socket.SendAsync(frame.Payload, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None).ConfigureAwait(false);
+            CountSent(frame);
+        }
+    }
+
+    private void CountSent(OutboundFrame frame)
+    {
+        if (++_framesSent % BrokerMetrics.LatencySampleEvery == 0 && frame.IngestTimestamp != 0)
+        {
+            _manager.Metrics?.RecordPublishToSend(Topic, frame.IngestTimestamp);
+        }
+    }
+
+    private async Task CompleteWriteAsync(ValueTask write)
+    {
+        try
+        {
+            await write.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsConnectionFailure(ex))
+        {
+            OnSendFailed(ex);
+            return;
+        }
+        catch (Exception ex)
+        {
+            OnSendFaulted(ex);
+            return;
+        }
+
+        // The pass goes on where it stopped, on the worker.
+        _worker.Schedule(this);
+    }
+
+    /// <summary>The close sequence: the final frame if any (the shutdown frame), then the close frame.</summary>
+    private async Task CloseAsync()
+    {
+        try
+        {
             var close = Volatile.Read(ref _close)!;
             if (close.FinalFrame is not null && _socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
             {
@@ -250,11 +335,28 @@ internal sealed partial class WebSocketConnection : ITopicSubscriber
         }
         catch (Exception ex)
         {
-            // A bug, not the network: logged once, and the client is told with 1011 if the socket still can.
             Log.LoopFaulted(_logger, Id, Topic.Name, "send", ex);
-            RequestClose(CloseCodes.InternalError, CloseCodes.InternalErrorReason, drain: false);
-            await CloseAfterFaultAsync().ConfigureAwait(false);
+            _socket.Abort();
         }
+        finally
+        {
+            _sendDone.TrySetResult();
+        }
+    }
+
+    private void OnSendFailed(Exception ex)
+    {
+        Log.SendFailed(_logger, Id, Topic.Name, ex);
+        Abort();
+        _sendDone.TrySetResult();
+    }
+
+    /// <summary>A bug, not the network: logged once, and the client is told with 1011 if the socket still can.</summary>
+    private void OnSendFaulted(Exception ex)
+    {
+        Log.LoopFaulted(_logger, Id, Topic.Name, "send", ex);
+        RequestClose(CloseCodes.InternalError, CloseCodes.InternalErrorReason, drain: false);
+        _closing = CloseAfterFaultAsync();
     }
 
     private async Task CloseAfterFaultAsync()
@@ -276,24 +378,9 @@ internal sealed partial class WebSocketConnection : ITopicSubscriber
         {
             _socket.Abort();
         }
-    }
-
-    private async ValueTask SendFrameAsync(OutboundFrame frame)
-    {
-        if (_stream is null)
+        finally
         {
-            await _socket.SendAsync(frame.Payload, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None).ConfigureAwait(false);
-        }
-        else if (_stream.Gather(frame.WireBytes))
-        {
-            // Frame once: the shared, pre-built frame bytes go straight to the transport; the
-            // WebSocket only writes its own control frames (pongs, the close), never interleaved.
-            await _stream.WriteGatheredAsync().ConfigureAwait(false);
-        }
-
-        if (++_framesSent % BrokerMetrics.LatencySampleEvery == 0 && frame.IngestTimestamp != 0)
-        {
-            _manager.Metrics?.RecordPublishToSend(Topic, frame.IngestTimestamp);
+            _sendDone.TrySetResult();
         }
     }
 

@@ -81,6 +81,7 @@ internal static partial class BrokerApplication
         services.AddSingleton<TokenValidator>();
         services.AddSingleton<OriginPolicy>();
         services.AddSingleton<ClientMessageHandler>();
+        services.AddSingleton<SendWorkers>();
         services.AddSingleton<ConnectionManager>();
         services.AddMetrics();
         services.AddSingleton<BrokerMetrics>();

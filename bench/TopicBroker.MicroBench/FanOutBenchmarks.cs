@@ -36,7 +36,7 @@ public class FanOutBenchmarks
         topics.TryGet("robots", out var topic);
         _topic = topic!;
         var handler = new ClientMessageHandler(new TokenValidator(options), TimeProvider.System);
-        var manager = new ConnectionManager(topics, handler, options, TimeProvider.System, NullLogger<ConnectionManager>.Instance, NullLogger<WebSocketConnection>.Instance);
+        var manager = new ConnectionManager(topics, handler, new SendWorkers(options, NullLogger<SendWorkers>.Instance), options, TimeProvider.System, NullLogger<ConnectionManager>.Instance, NullLogger<WebSocketConnection>.Instance);
         _subscribers = [];
         for (var i = 0; i < Subscribers; i++)
         {
