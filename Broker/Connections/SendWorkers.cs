@@ -18,20 +18,23 @@ internal sealed partial class SendWorkers : IAsyncDisposable
     private readonly SendWorker[] _workers;
     private readonly Task[] _loops;
 
-    public SendWorkers(IOptions<BrokerOptions> options, ILogger<SendWorkers> logger)
+    /// <param name="startLoops">False only for the micro-benchmark, which runs the passes itself (<see cref="SendWorker.RunReadyPasses"/>).</param>
+    public SendWorkers(IOptions<BrokerOptions> options, TimeProvider timeProvider, ILogger<SendWorkers> logger, bool startLoops = true)
     {
         var count = options.Value.SendWorkers > 0 ? options.Value.SendWorkers : Environment.ProcessorCount;
         _workers = new SendWorker[count];
         _loops = new Task[count];
         for (var i = 0; i < count; i++)
         {
-            _workers[i] = new SendWorker(i, logger);
+            _workers[i] = new SendWorker(i, options.Value.SendWriteDelay, timeProvider, logger);
             // Owned here and awaited in DisposeAsync.
-            _loops[i] = Task.Run(_workers[i].RunAsync);
+            _loops[i] = startLoops ? Task.Run(_workers[i].RunAsync) : Task.CompletedTask;
         }
     }
 
     public int Count => _workers.Length;
+
+    public IReadOnlyList<SendWorker> All => _workers;
 
     /// <summary>The worker that owns a connection, by its id.</summary>
     public SendWorker For(long connectionId) => _workers[(int)((ulong)connectionId % (ulong)_workers.Length)];
@@ -48,7 +51,7 @@ internal sealed partial class SendWorkers : IAsyncDisposable
 }
 
 /// <summary>One fan-out worker: its ready list and the loop that runs a send pass for each ready connection.</summary>
-internal sealed partial class SendWorker(int index, ILogger logger)
+internal sealed partial class SendWorker(int index, TimeSpan writeDelay, TimeProvider timeProvider, ILogger logger)
 {
     private readonly ConcurrentQueue<WebSocketConnection> _ready = new();
     private readonly WakeSignal _wake = new();
@@ -77,21 +80,33 @@ internal sealed partial class SendWorker(int index, ILogger logger)
         while (!_stopping)
         {
             await _wake.WaitAsync().ConfigureAwait(false);
-            while (_ready.TryDequeue(out var connection))
+            if (writeDelay > TimeSpan.Zero && !_stopping)
             {
-                // Each pass in its own try, so the loop never dies (connections catch their own faults).
-                try
-                {
-                    connection.RunSendPass(_batch);
-                }
-                catch (Exception ex)
-                {
-                    Log.PassFailed(logger, Index, connection.Id, ex);
-                }
-                finally
-                {
-                    _batch.Clear();
-                }
+                // Broker:SendWriteDelay: let more frames gather before this pass writes.
+                await Task.Delay(writeDelay, timeProvider).ConfigureAwait(false);
+            }
+
+            RunReadyPasses();
+        }
+    }
+
+    /// <summary>Runs a send pass for every connection on the ready list. The loop's body; called directly only by the micro-benchmark.</summary>
+    internal void RunReadyPasses()
+    {
+        while (_ready.TryDequeue(out var connection))
+        {
+            // Each pass in its own try, so the loop never dies (connections catch their own faults).
+            try
+            {
+                connection.RunSendPass(_batch);
+            }
+            catch (Exception ex)
+            {
+                Log.PassFailed(logger, Index, connection.Id, ex);
+            }
+            finally
+            {
+                _batch.Clear();
             }
         }
     }
