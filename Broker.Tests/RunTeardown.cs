@@ -5,5 +5,10 @@ namespace TopicBroker.Tests;
 public sealed class RunTeardown
 {
     [OneTimeTearDown]
-    public Task CloseBrowserAsync() => BrowserFixture.CloseAsync();
+    public async Task StopSharedServersAsync()
+    {
+        await BrowserFixture.CloseAsync();
+        await PostgresServer.StopSharedAsync();
+        await RedisServer.StopSharedAsync();
+    }
 }

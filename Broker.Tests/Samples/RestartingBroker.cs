@@ -17,24 +17,35 @@ internal sealed class RestartingBroker : IAsyncDisposable
 
     private readonly string _directory;
     private readonly int _httpPort;
+    private readonly Dictionary<string, string?> _settings;
     private BrokerHost? _current;
 
-    private RestartingBroker(string directory, BrokerHost first)
+    private RestartingBroker(string directory, Dictionary<string, string?> settings, BrokerHost first)
     {
         _directory = directory;
+        _settings = settings;
         _current = first;
         _httpPort = first.HttpPort;
     }
 
+    public bool IsRunning => _current is not null;
+
     /// <summary>The running broker; a test that asks while it is stopped has a bug.</summary>
     public BrokerHost Current => _current ?? throw new InvalidOperationException("The broker is stopped.");
 
-    public static async Task<RestartingBroker> StartAsync()
+    /// <param name="settings">More settings (or other values) for every start but the "while away" one.</param>
+    public static async Task<RestartingBroker> StartAsync(IReadOnlyDictionary<string, string?>? settings = null)
     {
         var directory = Directory.CreateTempSubdirectory("topicbroker-samples-").FullName;
+        var all = new Dictionary<string, string?>(s_settings);
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            all[key] = value;
+        }
+
         try
         {
-            return new RestartingBroker(directory, await BrokerHost.StartAsync(s_settings, directory));
+            return new RestartingBroker(directory, all, await BrokerHost.StartAsync(all, directory));
         }
         catch
         {
@@ -63,6 +74,7 @@ internal sealed class RestartingBroker : IAsyncDisposable
     public async Task<long> PublishWhileAwayAsync(params string[] lines)
     {
         Assert.That(_current, Is.Null, "publishing 'while away' needs the broker stopped");
+        // The base settings only: this broker is the test's own back door, without auth.
         await using var away = await BrokerHost.StartAsync(s_settings, _directory);
         await using var bridge = await away.ConnectBridgeAsync();
         var seq = 0L;
@@ -78,7 +90,7 @@ internal sealed class RestartingBroker : IAsyncDisposable
     public async Task RestartAsync()
     {
         Assert.That(_current, Is.Null, "the broker is still running");
-        _current = await BrokerHost.StartAsync(s_settings, _directory, _httpPort);
+        _current = await BrokerHost.StartAsync(_settings, _directory, _httpPort);
     }
 
     public async ValueTask DisposeAsync()

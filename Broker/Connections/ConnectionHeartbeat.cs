@@ -9,7 +9,7 @@ namespace TopicBroker.Connections;
 /// One timer for all connections, as Kestrel's heartbeat: each tick pings when a ping is due,
 /// closes connections that have been silent past <see cref="BrokerOptions.PongTimeout"/>, and
 /// aborts those whose close handshake outlived its deadline. A tick that fails is logged and the
-/// loop goes on.
+/// loop goes on (<see cref="PeriodicLoop"/>).
 /// </summary>
 internal sealed partial class ConnectionHeartbeat(
     ConnectionManager connections,
@@ -19,6 +19,7 @@ internal sealed partial class ConnectionHeartbeat(
     ILogger<ConnectionHeartbeat> logger) : BackgroundService
 {
     private readonly BrokerOptions _options = options.Value;
+    private long _nextPing;
 
     /// <summary>Fine enough to honour the shortest configured interval, coarse enough to cost nothing.</summary>
     internal TimeSpan TickInterval
@@ -38,34 +39,22 @@ internal sealed partial class ConnectionHeartbeat(
         }
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(TickInterval, timeProvider);
-        var nextPing = timeProvider.GetTimestamp() + ToTicks(_options.PingInterval);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
-            {
-                var now = timeProvider.GetTimestamp();
-                try
-                {
-                    if (now >= nextPing)
-                    {
-                        nextPing = now + ToTicks(_options.PingInterval);
-                        PingAll();
-                    }
+        _nextPing = timeProvider.GetTimestamp() + ToTicks(_options.PingInterval);
+        return PeriodicLoop.RunAsync("Heartbeat", TickInterval, timeProvider, Tick, logger, stoppingToken);
+    }
 
-                    ExpireConnections(now);
-                }
-                catch (Exception ex)
-                {
-                    Log.TickFailed(logger, ex);
-                }
-            }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+    private void Tick()
+    {
+        var now = timeProvider.GetTimestamp();
+        if (now >= _nextPing)
         {
+            _nextPing = now + ToTicks(_options.PingInterval);
+            PingAll();
         }
+
+        ExpireConnections(now);
     }
 
     private void PingAll()
@@ -111,9 +100,6 @@ internal sealed partial class ConnectionHeartbeat(
 
     private static partial class Log
     {
-        [LoggerMessage(1, LogLevel.Error, "Heartbeat tick failed")]
-        public static partial void TickFailed(ILogger logger, Exception exception);
-
         [LoggerMessage(2, LogLevel.Warning, "Connection {ConnectionId} on {Topic} sent nothing for {PongTimeout}; closing with 4408")]
         public static partial void PongTimeout(ILogger logger, long connectionId, string topic, TimeSpan pongTimeout);
 

@@ -94,7 +94,15 @@ internal sealed partial class ConnectionManager
 
     private async Task RunAdmittedAsync(WebSocket socket, CoalescingStream? stream, long id, string topicName, long? since, IPAddress? remoteAddress, DateTimeOffset tokenExpiresAt)
     {
-        if (!_topics.TryGet(topicName, out var topic))
+        // A site topic of a site with no data yet is created here (protocol.md "Sites and upstream replication").
+        var lookup = _topics.TryResolve(topicName, out var topic);
+        if (lookup == TopicLookup.TooManySites)
+        {
+            await RefuseAsync(socket, id, topicName, CloseCodes.PolicyViolation, CloseCodes.TooManySitesReason).ConfigureAwait(false);
+            return;
+        }
+
+        if (topic is null)
         {
             await RefuseAsync(socket, id, topicName, CloseCodes.Unsupported, CloseCodes.UnknownTopicReason(topicName)).ConfigureAwait(false);
             return;

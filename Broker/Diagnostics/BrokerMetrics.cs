@@ -82,7 +82,11 @@ internal sealed class BrokerMetrics : IDisposable
         var sent = topics.All.ToDictionary(t => t, t => t.Counters.FramesSentByClosedConnections);
         foreach (var connection in connections.Connections)
         {
-            sent[connection.Topic] += connection.FramesSent;
+            // A site topic created after All was read is left for the next reading.
+            if (sent.TryGetValue(connection.Topic, out var count))
+            {
+                sent[connection.Topic] = count + connection.FramesSent;
+            }
         }
 
         return sent;

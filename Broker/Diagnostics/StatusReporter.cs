@@ -35,18 +35,21 @@ internal sealed class StatusReporter(
         var baseline = sampler.Baseline(now, diagnosticsOptions.Value.RateWindow) ?? now;
         var seconds = sampler.Elapsed(baseline, now).TotalSeconds;
 
-        var topicStatuses = new Dictionary<string, TopicStatus>(topics.All.Count, StringComparer.Ordinal);
-        for (var i = 0; i < topics.All.Count; i++)
+        // Index i of every sample names the same topic (All only grows at the end); a topic newer
+        // than the baseline has no baseline counts (At gives 0), and one newer than `now` waits for the next call.
+        var all = topics.All;
+        var topicStatuses = new Dictionary<string, TopicStatus>(now.Subscribers.Length, StringComparer.Ordinal);
+        for (var i = 0; i < now.Subscribers.Length; i++)
         {
-            var topic = topics.All[i];
+            var topic = all[i];
             var lastUpdate = topic.Counters.LastUpdateUnixMs;
             topicStatuses[topic.Name] = new TopicStatus(
                 Subscribers: now.Subscribers[i],
                 Seq: topic.Seq,
                 UpdatesIn: now.UpdatesIn[i],
-                UpdatesPerSecond: Rate(now.UpdatesIn[i] - baseline.UpdatesIn[i], seconds),
+                UpdatesPerSecond: Rate(now.UpdatesIn[i] - At(baseline.UpdatesIn, i), seconds),
                 FramesOut: now.FramesSent[i],
-                FramesOutPerSecond: Rate(now.FramesSent[i] - baseline.FramesSent[i], seconds),
+                FramesOutPerSecond: Rate(now.FramesSent[i] - At(baseline.FramesSent, i), seconds),
                 SlowConsumerCloses: now.SlowConsumerCloses[i],
                 FramesConflated: topic.Counters.FramesConflated,
                 FramesDropped: topic.Counters.FramesDropped,
@@ -106,7 +109,7 @@ internal sealed class StatusReporter(
             var updatesPerSecond = new double[sample.UpdatesIn.Length];
             for (var i = 0; i < updatesPerSecond.Length; i++)
             {
-                updatesPerSecond[i] = Rate(sample.UpdatesIn[i] - previous.UpdatesIn[i], seconds);
+                updatesPerSecond[i] = Rate(sample.UpdatesIn[i] - At(previous.UpdatesIn, i), seconds);
             }
 
             points.Add(new HistoryPoint(
@@ -124,6 +127,8 @@ internal sealed class StatusReporter(
             [.. topics.All.Select(t => t.Name)],
             points);
     }
+
+    private static long At(long[] values, int index) => index < values.Length ? values[index] : 0;
 
     private static double Rate(long delta, double seconds) => seconds <= 0 ? 0 : Math.Round(delta / seconds, 2);
 }

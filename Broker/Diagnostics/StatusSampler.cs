@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using TopicBroker.Connections;
+using TopicBroker.Hosting;
 using TopicBroker.Ingest;
 using TopicBroker.Topics;
 
@@ -9,10 +10,10 @@ namespace TopicBroker.Diagnostics;
 /// Records every topic's counters each <see cref="DiagnosticsOptions.SampleInterval"/> into a ring
 /// that covers <see cref="DiagnosticsOptions.History"/>: the rates of the status API and the
 /// operations page's charts are differences between samples. It only reads counters the hot paths
-/// keep anyway, so rates cost the fan-out nothing. Each tick has its own try/catch: a failed
-/// sample is logged and the next one is taken as usual.
+/// keep anyway, so rates cost the fan-out nothing. A failed sample is logged and the next one is
+/// taken as usual (<see cref="PeriodicLoop"/>).
 /// </summary>
-internal sealed partial class StatusSampler : BackgroundService
+internal sealed class StatusSampler : BackgroundService
 {
     private readonly TopicRegistry _topics;
     private readonly ConnectionManager _connections;
@@ -134,27 +135,8 @@ internal sealed partial class StatusSampler : BackgroundService
     /// <summary>The time between two samples, on the monotonic clock.</summary>
     public TimeSpan Elapsed(StatusSample from, StatusSample to) => _timeProvider.GetElapsedTime(from.Timestamp, to.Timestamp);
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(_interval, _timeProvider);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
-            {
-                try
-                {
-                    Record(Capture());
-                }
-                catch (Exception ex)
-                {
-                    Log.SampleFailed(_logger, ex);
-                }
-            }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-        }
-    }
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        PeriodicLoop.RunAsync("Status sampling", _interval, _timeProvider, () => Record(Capture()), _logger, stoppingToken);
 
     private void Record(StatusSample sample)
     {
@@ -171,11 +153,5 @@ internal sealed partial class StatusSampler : BackgroundService
                 _count++;
             }
         }
-    }
-
-    private static partial class Log
-    {
-        [LoggerMessage(1, LogLevel.Error, "Taking a status sample failed")]
-        public static partial void SampleFailed(ILogger logger, Exception exception);
     }
 }

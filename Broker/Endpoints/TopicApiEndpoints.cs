@@ -19,6 +19,13 @@ internal static class TopicApiEndpoints
         api.MapGet("/{topic}", GetSnapshotAsync);
         api.MapPost("/{topic}/entities/{id}", PublishAsync);
         api.MapDelete("/{topic}/entities/{id}", DeleteAsync);
+        // Site topics (protocol.md "Sites and upstream replication"): read like any topic; writes answer replicated_topic.
+        api.MapGet("/{site}/{topic}", (HttpContext context, string site, string topic, TopicRegistry topics, TokenValidator tokens) =>
+            GetSnapshotAsync(context, site + "/" + topic, topics, tokens));
+        api.MapPost("/{site}/{topic}/entities/{id}", (HttpContext context, string site, string topic, string id, ChangeParser parser, IngestPipeline pipeline, TokenValidator tokens, IOptions<BrokerOptions> options) =>
+            PublishAsync(context, site + "/" + topic, id, parser, pipeline, tokens, options));
+        api.MapDelete("/{site}/{topic}/entities/{id}", (HttpContext context, string site, string topic, string id, ChangeParser parser, IngestPipeline pipeline, TokenValidator tokens) =>
+            DeleteAsync(context, site + "/" + topic, id, parser, pipeline, tokens));
         return endpoints;
     }
 
@@ -29,7 +36,14 @@ internal static class TopicApiEndpoints
             return;
         }
 
-        if (!topics.TryGet(topic, out var state))
+        if (!topics.TryGet(topic, out var state) && topics.IsSiteTopicName(topic, out _, out _))
+        {
+            // A site with no data yet: its empty state, without creating the site for a mere read.
+            await JsonAnswers.WriteAsync(context, StatusCodes.Status200OK, FrameSerializer.Snapshot(topic, 0, new Dictionary<string, byte[]>()).Payload).ConfigureAwait(false);
+            return;
+        }
+
+        if (state is null)
         {
             await WriteAnswerAsync(context, PublishResult.Rejected(ErrorCodes.UnknownTopic, $"Unknown topic '{topic}'.")).ConfigureAwait(false);
             return;
@@ -161,7 +175,7 @@ internal static class TopicApiEndpoints
         null => StatusCodes.Status200OK,
         ErrorCodes.UnknownTopic => StatusCodes.Status404NotFound,
         ErrorCodes.TooLarge => StatusCodes.Status413PayloadTooLarge,
-        ErrorCodes.TooManyEntities => StatusCodes.Status409Conflict,
+        ErrorCodes.TooManyEntities or ErrorCodes.ReplicatedTopic or ErrorCodes.TooManySites => StatusCodes.Status409Conflict,
         ErrorCodes.Unavailable or ErrorCodes.ShuttingDown => StatusCodes.Status503ServiceUnavailable,
         _ => StatusCodes.Status400BadRequest,
     };

@@ -13,6 +13,9 @@ internal static class WebSocketEndpoint
     public static IEndpointRouteBuilder MapTopicWebSockets(this IEndpointRouteBuilder endpoints)
     {
         endpoints.Map("/ws/{topic}", HandleAsync);
+        // Site topics (protocol.md "Sites and upstream replication"); unknown ones close with 1003 as any other.
+        endpoints.Map("/ws/{site}/{topic}", (HttpContext context, string site, string topic, ConnectionManager connections, OriginPolicy origins, TokenValidator tokens) =>
+            HandleAsync(context, site + "/" + topic, connections, origins, tokens));
         return endpoints;
     }
 

@@ -58,6 +58,12 @@ internal static partial class BrokerApplication
         app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = files });
         app.UseStaticFiles(new StaticFileOptions { FileProvider = files });
         SamplesLog.Serving(logger, root);
+
+        // The pages import the JavaScript client package's module (clients/js/lib) from /lib.
+        if (SamplesOptions.Resolve(SamplesOptions.ClientLibraryPath) is { } library)
+        {
+            app.UseStaticFiles(new StaticFileOptions { FileProvider = new Microsoft.Extensions.FileProviders.PhysicalFileProvider(library), RequestPath = "/lib" });
+        }
     }
 
     public static IServiceCollection AddTopicBroker(this IServiceCollection services, IConfiguration configuration)
@@ -86,7 +92,10 @@ internal static partial class BrokerApplication
         services.AddMetrics();
         services.AddSingleton<BrokerMetrics>();
         services.AddSingleton<ChangeParser>();
-        services.AddSingleton<SqliteStateStore>();
+        services.AddSingleton<IStateStore>(sp =>
+            sp.GetRequiredService<IOptions<BrokerOptions>>().Value.Storage.Provider == StorageProvider.Postgres
+                ? ActivatorUtilities.CreateInstance<PostgresStateStore>(sp)
+                : ActivatorUtilities.CreateInstance<SqliteStateStore>(sp));
         services.AddSingleton<IngestPipeline>();
         services.AddSingleton<BridgeListener>();
         services.AddSingleton<IIngestSource>(sp => sp.GetRequiredService<BridgeListener>());

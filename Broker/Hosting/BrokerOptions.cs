@@ -68,6 +68,9 @@ public sealed class BrokerOptions
     /// <summary>reconnectAfterMs in the shutdown frame is drawn uniformly from [0, this).</summary>
     public TimeSpan ShutdownReconnectSpread { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>Which database holds the state (docs/operations.md "Cluster mode").</summary>
+    public StorageOptions Storage { get; set; } = new();
+
     /// <summary>The SQLite file; relative paths are relative to the app's base directory.</summary>
     [Required]
     public string Database { get; set; } = Path.Combine("data", "topicbroker.db");
@@ -96,6 +99,11 @@ public sealed class BrokerOptions
 
         RebroadcastTopics ??= [.. DefaultRebroadcastTopics.Where(t => Topics.Contains(t, StringComparer.Ordinal))];
 
+        if (Upstream.Topics.Length == 0)
+        {
+            Upstream.Topics = Topics;
+        }
+
         // The built-in policies name default topics; drop them when those topics are not configured.
         foreach (var topic in new[] { "robots", "status" })
         {
@@ -118,6 +126,10 @@ public sealed class BrokerOptions
     public int MaxIngestBatch { get; set; } = 1024;
 
     public TcpBridgeOptions TcpBridge { get; set; } = new();
+
+    public TopicBroker.Sites.SitesOptions Sites { get; set; } = new();
+
+    public TopicBroker.Upstream.UpstreamOptions Upstream { get; set; } = new();
 
     public TopicBroker.Security.AuthOptions Auth { get; set; } = new();
 
@@ -160,8 +172,9 @@ public sealed class BrokerOptions
         ["status"] = DeliveryPolicy.Latest,
     };
 
+    /// <summary>The policy of a topic; a site topic <c>site/topic</c> has that of <c>topic</c>.</summary>
     internal DeliveryPolicy PolicyFor(string topic) =>
-        DeliveryPolicies.TryGetValue(topic, out var policy) ? policy : DeliveryPolicy.Disconnect;
+        DeliveryPolicies.TryGetValue(topic[(topic.IndexOf('/', StringComparison.Ordinal) + 1)..], out var policy) ? policy : DeliveryPolicy.Disconnect;
 }
 
 public enum DeliveryPolicy
@@ -171,6 +184,21 @@ public enum DeliveryPolicy
 
     /// <summary>Conflate a slow subscriber's backlog to the newest value per id; never disconnect it for being slow.</summary>
     Latest,
+}
+
+public sealed class StorageOptions
+{
+    /// <summary><see cref="StorageProvider.Sqlite"/>: the file of Broker:Database, one node.</summary>
+    public StorageProvider Provider { get; set; } = StorageProvider.Sqlite;
+
+    /// <summary>The Npgsql connection string when <see cref="Provider"/> is <see cref="StorageProvider.Postgres"/>.</summary>
+    public string? ConnectionString { get; set; }
+}
+
+public enum StorageProvider
+{
+    Sqlite,
+    Postgres,
 }
 
 public enum SynchronousMode

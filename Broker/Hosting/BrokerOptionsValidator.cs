@@ -69,6 +69,25 @@ internal sealed class BrokerOptionsValidator : IValidateOptions<BrokerOptions>
             failures.Add($"Broker:SendWriteDelay ({options.SendWriteDelay}) must be from 0 to 1 second: every frame waits that long.");
         }
 
+        if (options.Storage.Provider == StorageProvider.Postgres)
+        {
+            if (string.IsNullOrWhiteSpace(options.Storage.ConnectionString))
+            {
+                failures.Add("Broker:Storage:ConnectionString must be set when Broker:Storage:Provider is Postgres.");
+            }
+            else
+            {
+                try
+                {
+                    _ = new Npgsql.NpgsqlConnectionStringBuilder(options.Storage.ConnectionString);
+                }
+                catch (ArgumentException ex)
+                {
+                    failures.Add($"Broker:Storage:ConnectionString is not a valid Npgsql connection string: {ex.Message}");
+                }
+            }
+        }
+
         if (options.PongTimeout <= options.PingInterval)
         {
             failures.Add($"Broker:PongTimeout ({options.PongTimeout}) must be longer than Broker:PingInterval ({options.PingInterval}), or every client would time out between two pings.");
@@ -84,7 +103,56 @@ internal sealed class BrokerOptionsValidator : IValidateOptions<BrokerOptions>
             failures.Add($"Broker:TcpBridge:Address '{options.TcpBridge.Address}' is not an IP address.");
         }
 
+        ValidateSites(failures, options);
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    /// <summary>Broker:Sites and Broker:Upstream (protocol.md "Sites and upstream replication").</summary>
+    private static void ValidateSites(List<string> failures, BrokerOptions options)
+    {
+        if (options.Sites.Enabled && options.Topics?.Contains("entities", StringComparer.Ordinal) == true)
+        {
+            // /api/topics/<site>/entities/entities/<id> would be ambiguous with /api/topics/<topic>/entities/<id>.
+            failures.Add("Broker:Topics may not contain 'entities' while Broker:Sites:Enabled is true.");
+        }
+
+        if (options.Sites.MaxSites < 1)
+        {
+            failures.Add($"Broker:Sites:MaxSites must be at least 1, not {options.Sites.MaxSites}.");
+        }
+
+        var upstream = options.Upstream;
+        if (!upstream.Enabled)
+        {
+            return;
+        }
+
+        if (!Uri.TryCreate(upstream.Url, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https" or "ws" or "wss"))
+        {
+            failures.Add($"Broker:Upstream:Url '{upstream.Url}' must be an absolute http(s) URL, the head office's base URL.");
+        }
+
+        if (upstream.Site is null || !SiteTopicName.IsValidSite(upstream.Site))
+        {
+            failures.Add($"Broker:Upstream:Site '{upstream.Site}' must be 1-63 characters of a-z, 0-9 and '-', not starting with '-'.");
+        }
+
+        foreach (var topic in upstream.Topics)
+        {
+            if (options.Topics is not null && !options.Topics.Contains(topic, StringComparer.Ordinal))
+            {
+                failures.Add($"Broker:Upstream:Topics names '{topic}', which is not in Broker:Topics.");
+            }
+        }
+
+        if (upstream.Window is < 1 or > 1_000_000)
+        {
+            failures.Add($"Broker:Upstream:Window must be between 1 and 1000000, not {upstream.Window}.");
+        }
+
+        RequirePositive(failures, "Upstream:ReconnectDelay", upstream.ReconnectDelay);
+        RequirePositive(failures, "Upstream:MaxReconnectDelay", upstream.MaxReconnectDelay);
+        RequirePositive(failures, "Upstream:ReportInterval", upstream.ReportInterval);
     }
 
     private static void RequirePositive(List<string> failures, string key, TimeSpan value)

@@ -17,14 +17,19 @@ public sealed class SamplesOptions
     /// </summary>
     public string Path { get; set; } = System.IO.Path.Combine("samples", "web");
 
-    internal string? Resolve()
+    /// <summary>The JavaScript client's module folder, served at <c>/lib</c> beside the pages.</summary>
+    internal static readonly string ClientLibraryPath = System.IO.Path.Combine("clients", "js", "lib");
+
+    internal string? Resolve() => Resolve(Path);
+
+    internal static string? Resolve(string path)
     {
-        if (System.IO.Path.IsPathRooted(Path))
+        if (System.IO.Path.IsPathRooted(path))
         {
-            return Directory.Exists(Path) ? Path : null;
+            return Directory.Exists(path) ? path : null;
         }
 
-        var candidate = System.IO.Path.GetFullPath(Path);
+        var candidate = System.IO.Path.GetFullPath(path);
         if (Directory.Exists(candidate))
         {
             return candidate;
@@ -32,7 +37,7 @@ public sealed class SamplesOptions
 
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
-            candidate = System.IO.Path.Combine(dir.FullName, Path);
+            candidate = System.IO.Path.Combine(dir.FullName, path);
             if (Directory.Exists(candidate))
             {
                 return candidate;

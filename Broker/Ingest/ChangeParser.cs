@@ -164,6 +164,14 @@ internal sealed class ChangeParser(TopicRegistry topics)
 
     public bool TryGetTopic(string? name, out TopicState topic, out PublishResult error)
     {
+        if (name is not null && topics.IsSiteTopicName(name, out var site, out _))
+        {
+            // Site topics hold the restaurant's own seqs; only its replication link writes them.
+            topic = null!;
+            error = PublishResult.Rejected(ErrorCodes.ReplicatedTopic, $"'{Clip(name)}' is replicated from site '{site}'; only that site's replication link writes it.");
+            return false;
+        }
+
         if (name is not null && topics.TryGet(name, out topic!))
         {
             error = default;

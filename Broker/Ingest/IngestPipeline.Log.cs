@@ -21,5 +21,8 @@ internal sealed partial class IngestPipeline
 
         [LoggerMessage(6, LogLevel.Information, "Ingest drained; {CommittedChanges} changes committed since start")]
         public static partial void Drained(ILogger logger, long committedChanges);
+
+        [LoggerMessage(40, LogLevel.Warning, "Site {Site} is in the store but not loaded: Broker:Sites:MaxSites ({MaxSites}) sites exist already")]
+        public static partial void StoredSiteSkipped(ILogger logger, string site, int maxSites);
     }
 }

@@ -12,14 +12,15 @@ namespace TopicBroker.Ingest;
 /// <summary>
 /// The one path every change takes (bridge, HTTP, external writes): queue, group commit, then
 /// broadcast. A single loop owns the store; each turn it takes everything queued (up to
-/// <see cref="BrokerOptions.MaxIngestBatch"/>), assigns seqs, commits once, and only then applies
-/// and broadcasts the changes in seq order and completes their publishers. An ack therefore always
+/// <see cref="BrokerOptions.MaxIngestBatch"/>), commits once (the store gives the seqs inside that
+/// transaction, see <see cref="IStateStore"/>), and only then applies and broadcasts the changes
+/// in seq order and completes their publishers. An ack therefore always
 /// means committed, and subscribers never see a change the store might lose.
 /// </summary>
 internal sealed partial class IngestPipeline : BackgroundService
 {
     private readonly Channel<IngestItem> _queue;
-    private readonly SqliteStateStore _store;
+    private readonly IStateStore _store;
     private readonly TopicRegistry _topics;
     private readonly ConnectionManager _connections;
     private readonly TimeProvider _timeProvider;
@@ -31,7 +32,7 @@ internal sealed partial class IngestPipeline : BackgroundService
     private long _commits;
 
     public IngestPipeline(
-        SqliteStateStore store,
+        IStateStore store,
         TopicRegistry topics,
         ConnectionManager connections,
         IOptions<BrokerOptions> options,
@@ -62,22 +63,23 @@ internal sealed partial class IngestPipeline : BackgroundService
     public long Commits => Interlocked.Read(ref _commits);
 
     /// <summary>Loads every topic's committed state; runs before the server accepts anyone.</summary>
-    public override Task StartAsync(CancellationToken cancellationToken)
+    public override async Task StartAsync(CancellationToken cancellationToken)
     {
-        foreach (var topic in _topics.All)
+        await CreateStoredSitesAsync(cancellationToken).ConfigureAwait(false);
+        var loaded = await _store.LoadAsync([.. _topics.All.Select(topic => topic.Name)], cancellationToken).ConfigureAwait(false);
+        foreach (var stored in loaded)
         {
-            var stored = _store.Load(topic);
+            var topic = Resolve(stored.Topic);
             topic.Load(
                 stored.Seq,
                 stored.Entities,
                 stored.History.Select(change => FrameSerializer.Update(topic.Name, change.Seq, change.Id, change.Data)));
-            topic.AssignedSeq = stored.Seq;
             Log.TopicLoaded(_logger, topic.Name, stored.Seq, stored.Entities.Count, stored.History.Count);
         }
 
         // Pick up what other programs wrote while the broker was down.
         _queue.Writer.TryWrite(PollRequest.Instance);
-        return base.StartAsync(cancellationToken);
+        await base.StartAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Queues a validated change and completes when it is committed and broadcast (or rejected).</summary>
@@ -131,20 +133,20 @@ internal sealed partial class IngestPipeline : BackgroundService
 
             if (batch.Count > 0)
             {
-                CommitAndBroadcast(batch);
+                await CommitAndBroadcastAsync(batch).ConfigureAwait(false);
                 batch.Clear();
             }
 
             if (poll)
             {
-                CommitExternalChanges();
+                await CommitExternalChangesAsync().ConfigureAwait(false);
             }
         }
 
         Log.Drained(_logger, CommittedChanges);
     }
 
-    private void CommitAndBroadcast(List<PendingChange> batch)
+    private async Task CommitAndBroadcastAsync(List<PendingChange> batch)
     {
         RejectNewEntitiesOverCap(batch);
         if (batch.Count == 0)
@@ -152,14 +154,14 @@ internal sealed partial class IngestPipeline : BackgroundService
             return;
         }
 
-        var stored = new StoredChange[batch.Count];
+        var changes = new NewChange[batch.Count];
         for (var i = 0; i < batch.Count; i++)
         {
             var change = batch[i].Change;
-            stored[i] = new StoredChange(change.Topic, ++change.Topic.AssignedSeq, change.Id, change.Data, batch[i].ReceivedTimestamp);
+            changes[i] = new NewChange(change.Topic.Name, change.Id, change.Data, batch[i].ReceivedTimestamp);
         }
 
-        if (!TryCommit(stored))
+        if (await TryCommitAsync(changes).ConfigureAwait(false) is not { } stored)
         {
             foreach (var pending in batch)
             {
@@ -170,7 +172,7 @@ internal sealed partial class IngestPipeline : BackgroundService
         }
 
         Broadcast(stored);
-        for (var i = 0; i < batch.Count; i++)
+        for (var i = 0; i < stored.Count; i++)
         {
             batch[i].Complete(PublishResult.Committed(stored[i].Seq));
         }
@@ -204,21 +206,16 @@ internal sealed partial class IngestPipeline : BackgroundService
         });
     }
 
-    private void CommitExternalChanges()
+    private async Task CommitExternalChangesAsync()
     {
         IReadOnlyList<StoredChange> external;
         try
         {
-            external = _store.CommitExternalChanges(name => _topics.TryGet(name, out var topic) ? topic : null);
+            external = await _store.CommitExternalChangesAsync(name => ResolveExternalTopic(name) is not null, CancellationToken.None).ConfigureAwait(false);
         }
         catch (StoreUnavailableException ex)
         {
-            // Give the seqs back (nothing else is in flight on this loop), and retry next poll.
-            foreach (var topic in _topics.All)
-            {
-                topic.AssignedSeq = topic.Seq;
-            }
-
+            // Nothing was claimed (the transaction rolled back); the next poll retries.
             Log.PollFailed(_logger, ex);
             return;
         }
@@ -231,14 +228,14 @@ internal sealed partial class IngestPipeline : BackgroundService
         Interlocked.Add(ref _committedChanges, external.Count);
         Interlocked.Increment(ref _commits);
         Log.ExternalChangesCommitted(_logger, external.Count);
-        Broadcast([.. external]);
+        Broadcast(external);
     }
 
-    private bool TryCommit(StoredChange[] changes)
+    private async Task<IReadOnlyList<StoredChange>?> TryCommitAsync(NewChange[] changes)
     {
         try
         {
-            _store.Commit(changes);
+            var committed = await _store.CommitAsync(changes, CancellationToken.None).ConfigureAwait(false);
             if (!_storeHealthy)
             {
                 Log.StoreRecovered(_logger);
@@ -247,36 +244,36 @@ internal sealed partial class IngestPipeline : BackgroundService
 
             Interlocked.Add(ref _committedChanges, changes.Length);
             Interlocked.Increment(ref _commits);
-            return true;
+            return committed;
         }
         catch (StoreUnavailableException ex)
         {
-            // Give the seqs back: nothing of this batch exists anywhere.
-            foreach (var change in changes)
-            {
-                change.Topic.AssignedSeq = change.Topic.Seq;
-            }
-
+            // Nothing of this batch exists anywhere, its seqs included (they were taken inside the
+            // transaction that rolled back).
             if (_storeHealthy)
             {
                 Log.StoreFailed(_logger, ex);
                 _storeHealthy = false;
             }
 
-            return false;
+            return null;
         }
     }
 
-    private void Broadcast(StoredChange[] changes)
+    private void Broadcast(IReadOnlyList<StoredChange> changes)
     {
         var now = _timeProvider.GetTimestamp();
         foreach (var change in changes)
         {
             // Serialized once here; every subscriber's queue gets the same bytes.
-            var frame = FrameSerializer.Update(change.Topic.Name, change.Seq, change.Id, change.Data, change.IngestTimestamp);
-            change.Topic.Apply(change.Seq, change.Id, change.Data, frame, now);
+            var frame = FrameSerializer.Update(change.Topic, change.Seq, change.Id, change.Data, change.IngestTimestamp);
+            Resolve(change.Topic).Apply(change.Seq, change.Id, change.Data, frame, now);
         }
     }
+
+    /// <summary>The store only ever names topics this broker asked it about.</summary>
+    private TopicState Resolve(string name) =>
+        _topics.TryGet(name, out var topic) ? topic : throw new InvalidOperationException($"The store returned unknown topic {name}.");
 
     private static async Task<PublishResult> AwaitQueuedAsync(ValueTask write, PendingChange pending)
     {

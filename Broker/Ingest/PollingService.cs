@@ -9,7 +9,7 @@ namespace TopicBroker.Ingest;
 /// <see cref="BrokerOptions.PollingInterval"/> it asks the pipeline to look for other programs'
 /// writes, and rebroadcasts the committed state of quiet rebroadcast topics that have subscribers.
 /// </summary>
-internal sealed partial class PollingService(
+internal sealed class PollingService(
     IngestPipeline pipeline,
     TopicRegistry topics,
     IOptions<BrokerOptions> options,
@@ -18,45 +18,24 @@ internal sealed partial class PollingService(
 {
     private readonly BrokerOptions _options = options.Value;
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var rebroadcast = (_options.RebroadcastTopics ?? [])
-            .Select(name => topics.TryGet(name, out var topic) ? topic : null)
-            .OfType<TopicState>()
-            .ToArray();
+        // A site topic site/topic is rebroadcast when topic is; sites appear while running, so All is read each tick.
+        var rebroadcast = new HashSet<string>(_options.RebroadcastTopics ?? [], StringComparer.Ordinal);
         var quietTicks = (long)(_options.PollingInterval.TotalSeconds * timeProvider.TimestampFrequency);
 
-        using var timer = new PeriodicTimer(_options.PollingInterval, timeProvider);
-        try
+        return PeriodicLoop.RunAsync("Polling", _options.PollingInterval, timeProvider, () =>
         {
-            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+            pipeline.RequestPoll();
+            var now = timeProvider.GetTimestamp();
+            foreach (var topic in topics.All)
             {
-                try
+                if (topic.SubscriberCount > 0 && now - topic.LastBroadcastTimestamp >= quietTicks
+                    && rebroadcast.Contains(topic.Name[(topic.Name.IndexOf('/', StringComparison.Ordinal) + 1)..]))
                 {
-                    pipeline.RequestPoll();
-                    var now = timeProvider.GetTimestamp();
-                    foreach (var topic in rebroadcast)
-                    {
-                        if (topic.SubscriberCount > 0 && now - topic.LastBroadcastTimestamp >= quietTicks)
-                        {
-                            topic.RebroadcastSnapshot(now);
-                        }
-                    }
-                }
-                catch (Exception ex)
-                {
-                    Log.TickFailed(logger, ex);
+                    topic.RebroadcastSnapshot(now);
                 }
             }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-        }
-    }
-
-    private static partial class Log
-    {
-        [LoggerMessage(1, LogLevel.Error, "Polling tick failed")]
-        public static partial void TickFailed(ILogger logger, Exception exception);
+        }, logger, stoppingToken);
     }
 }

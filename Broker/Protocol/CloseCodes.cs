@@ -24,9 +24,13 @@ internal static class CloseCodes
     public const string TooManyConnectionsFromAddressReason = "Too many connections from this address";
     public const string RateLimitReason = "rate limit exceeded";
     public const string TokenExpiredReason = "token expired";
+    public const string TooManySitesReason = "Too many sites";
 
     public static string UnknownTopicReason(string topic) =>
         // A close reason is at most 123 bytes of UTF-8. A well-formed name (at most 64 ASCII
         // characters) fits and is echoed; anything else could not be a topic and is not repeated.
-        TopicBroker.Topics.TopicName.IsValid(topic) ? $"Unknown topic '{topic}'" : "Unknown topic (not a valid topic name)";
+        // Site topics (site/topic) are longer: echoed while they fit.
+        TopicBroker.Topics.TopicName.IsValid(topic) || (TopicBroker.Topics.SiteTopicName.TrySplit(topic, out _, out _) && topic.Length <= 100)
+            ? $"Unknown topic '{topic}'"
+            : "Unknown topic (not a valid topic name)";
 }

@@ -20,4 +20,6 @@ internal static class ErrorCodes
     public const string UnsupportedMediaType = "unsupported_media_type";
     public const string TooManyConnections = "too_many_connections";
     public const string TooManyEntities = "too_many_entities";
+    public const string ReplicatedTopic = "replicated_topic";
+    public const string TooManySites = "too_many_sites";
 }

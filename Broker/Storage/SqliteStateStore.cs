@@ -4,15 +4,15 @@ using System.Text.Unicode;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 using TopicBroker.Hosting;
-using TopicBroker.Topics;
 
 namespace TopicBroker.Storage;
 
 /// <summary>
 /// The durable state: one SQLite file in WAL mode (schema in docs/operations.md "SQLite schema and external writers"). Used by the
-/// ingest pipeline's single thread only, so it holds one connection and reuses prepared commands.
+/// ingest pipeline's single thread only, so it holds one connection and reuses prepared commands;
+/// SQLite answers at once, so every call completes synchronously.
 /// </summary>
-internal sealed partial class SqliteStateStore : IDisposable
+internal sealed partial class SqliteStateStore : IStateStore
 {
     private readonly SqliteConnection _connection;
     private readonly int _historySize;
@@ -21,10 +21,13 @@ internal sealed partial class SqliteStateStore : IDisposable
     private readonly SqliteCommand _delete;
     private readonly SqliteCommand _clearTombstone;
     private readonly SqliteCommand _appendHistory;
-    private readonly SqliteCommand _setTopicSeq;
+    private readonly SqliteCommand _advanceTopicSeq;
     private readonly SqliteCommand _trimHistory;
     private readonly SqliteCommand _dataVersion;
     private long _lastDataVersion;
+
+    /// <summary>No data_version seen yet: the next poll reads the external rows whatever the version.</summary>
+    private const long UnknownDataVersion = long.MinValue;
 
     public SqliteStateStore(IOptions<BrokerOptions> options, ILogger<SqliteStateStore> logger)
     {
@@ -56,12 +59,17 @@ internal sealed partial class SqliteStateStore : IDisposable
         _appendHistory = Prepare(
             "INSERT OR REPLACE INTO updates (topic, seq, id, op, data) VALUES ($topic, $seq, $id, $op, CAST($data AS TEXT))",
             "$topic", "$seq", "$id", "$op", "$data");
-        _setTopicSeq = Prepare(
-            "INSERT INTO topics (topic, seq) VALUES ($topic, $seq) ON CONFLICT (topic) DO UPDATE SET seq = excluded.seq",
-            "$topic", "$seq");
+        // The topic's seq moves by the batch's count inside the write transaction and the new value
+        // comes back: the seqs are taken where they are committed (IStateStore).
+        _advanceTopicSeq = Prepare(
+            "INSERT INTO topics (topic, seq) VALUES ($topic, $count) ON CONFLICT (topic) DO UPDATE SET seq = seq + excluded.seq RETURNING seq",
+            "$topic", "$count");
         _trimHistory = Prepare("DELETE FROM updates WHERE topic = $topic AND seq <= $cutoff", "$topic", "$cutoff");
         _dataVersion = Prepare("PRAGMA data_version");
-        _lastDataVersion = (long)_dataVersion.ExecuteScalar()!;
+        // Not read here: data_version only compares commits made while this connection is open,
+        // so a value read now would hide every row written while the broker was down. Unknown
+        // makes the start-up poll look (docs/operations.md "SQLite schema and external writers").
+        _lastDataVersion = UnknownDataVersion;
     }
 
     /// <summary>The full path of the database file.</summary>
@@ -70,20 +78,35 @@ internal sealed partial class SqliteStateStore : IDisposable
     public static string ResolvePath(string database) =>
         System.IO.Path.GetFullPath(System.IO.Path.IsPathRooted(database) ? database : System.IO.Path.Combine(AppContext.BaseDirectory, database));
 
-    /// <summary>Reads a topic's seq, entities and newest history at start-up.</summary>
-    public StoredTopic Load(TopicState topic)
+    public Task<IReadOnlyList<StoredTopic>> LoadAsync(IReadOnlyList<string> topics, CancellationToken cancellationToken)
+    {
+        // One read transaction: every topic as of the same commit.
+        using var transaction = _connection.BeginTransaction(deferred: true);
+        var loaded = new List<StoredTopic>(topics.Count);
+        foreach (var topic in topics)
+        {
+            loaded.Add(LoadTopic(transaction, topic));
+        }
+
+        transaction.Commit();
+        return Task.FromResult<IReadOnlyList<StoredTopic>>(loaded);
+    }
+
+    private StoredTopic LoadTopic(SqliteTransaction transaction, string topic)
     {
         long seq;
         using (var command = Prepare("SELECT seq FROM topics WHERE topic = $topic", "$topic"))
         {
-            command.Parameters[0].Value = topic.Name;
+            command.Transaction = transaction;
+            command.Parameters[0].Value = topic;
             seq = command.ExecuteScalar() is long value ? value : 0;
         }
 
         var entities = new List<KeyValuePair<string, byte[]>>();
         using (var command = Prepare("SELECT id, data FROM entities WHERE topic = $topic AND seq IS NOT NULL", "$topic"))
         {
-            command.Parameters[0].Value = topic.Name;
+            command.Transaction = transaction;
+            command.Parameters[0].Value = topic;
             using var reader = command.ExecuteReader();
             while (reader.Read())
             {
@@ -91,12 +114,23 @@ internal sealed partial class SqliteStateStore : IDisposable
             }
         }
 
+        var history = ReadHistory(transaction, topic, 0, seq, _historySize);
+        return new StoredTopic(topic, seq, entities, history);
+    }
+
+    /// <summary>The newest <paramref name="limit"/> changes with seq in (after, upTo], oldest first.</summary>
+    private List<StoredChange> ReadHistory(SqliteTransaction? transaction, string topic, long after, long upTo, long limit)
+    {
         var history = new List<StoredChange>();
         using (var command = Prepare(
-            "SELECT seq, id, op, data FROM updates WHERE topic = $topic ORDER BY seq DESC LIMIT $limit", "$topic", "$limit"))
+            "SELECT seq, id, op, data FROM updates WHERE topic = $topic AND seq > $after AND seq <= $upTo ORDER BY seq DESC LIMIT $limit",
+            "$topic", "$after", "$upTo", "$limit"))
         {
-            command.Parameters[0].Value = topic.Name;
-            command.Parameters[1].Value = _historySize;
+            command.Transaction = transaction;
+            command.Parameters[0].Value = topic;
+            command.Parameters[1].Value = after;
+            command.Parameters[2].Value = upTo;
+            command.Parameters[3].Value = limit;
             using var reader = command.ExecuteReader();
             while (reader.Read())
             {
@@ -106,54 +140,49 @@ internal sealed partial class SqliteStateStore : IDisposable
         }
 
         history.Reverse();
-        return new StoredTopic(seq, entities, history);
+        return history;
     }
 
-    /// <summary>
-    /// Commits a batch in one transaction: entities, history, per-topic seq, and history trimming.
-    /// Throws <see cref="StoreUnavailableException"/> (having rolled back) when SQLite cannot write.
-    /// </summary>
-    public void Commit(IReadOnlyList<StoredChange> batch)
+    public Task<IReadOnlyList<StoredChange>> CommitAsync(IReadOnlyList<NewChange> batch, CancellationToken cancellationToken)
     {
         try
         {
             using var transaction = _connection.BeginTransaction();
-            WriteBatch(transaction, batch);
+            var committed = WriteBatch(transaction, batch);
             transaction.Commit();
+            // Our own commits do not move our connection's data_version; only other programs' do.
+            return Task.FromResult(committed);
         }
         catch (SqliteException ex)
         {
             throw new StoreUnavailableException($"SQLite could not commit ({ex.SqliteErrorCode}): {ex.Message}", ex);
         }
-
-        // Our own commits do not move our connection's data_version; only other programs' do.
     }
 
     /// <summary>
     /// Picks up what other programs wrote since the last call and commits it with new seqs, in one
     /// write transaction, so a program writing meanwhile waits for it and nothing is read stale or
     /// overwritten. Costs one PRAGMA when nobody else has written (SQLite's data_version moves only
-    /// for other connections' commits). Returns the committed changes, in seq order per topic.
+    /// for other connections' commits).
     /// </summary>
-    public IReadOnlyList<StoredChange> CommitExternalChanges(Func<string, TopicState?> resolveTopic)
+    public Task<IReadOnlyList<StoredChange>> CommitExternalChangesAsync(Func<string, bool> isTopic, CancellationToken cancellationToken)
     {
         try
         {
             if ((long)_dataVersion.ExecuteScalar()! == _lastDataVersion)
             {
-                return [];
+                return Task.FromResult<IReadOnlyList<StoredChange>>([]);
             }
 
             using var transaction = _connection.BeginTransaction();
             _dataVersion.Transaction = transaction;
             var version = (long)_dataVersion.ExecuteScalar()!;
-            var changes = ReadExternalChanges(transaction, resolveTopic);
-            WriteBatch(transaction, changes);
+            var changes = WriteBatch(transaction, ReadExternalChanges(transaction, isTopic));
             transaction.Commit();
 
             // Only now: a failed attempt leaves the version as it was, so the next poll retries.
             _lastDataVersion = version;
-            return changes;
+            return Task.FromResult(changes);
         }
         catch (SqliteException ex)
         {
@@ -165,9 +194,41 @@ internal sealed partial class SqliteStateStore : IDisposable
         }
     }
 
-    private List<StoredChange> ReadExternalChanges(SqliteTransaction transaction, Func<string, TopicState?> resolveTopic)
+    public Task<IReadOnlyList<StoredChange>> ReadChangesAsync(string topic, long after, long upTo, CancellationToken cancellationToken)
     {
-        var changes = new List<StoredChange>();
+        try
+        {
+            return Task.FromResult<IReadOnlyList<StoredChange>>(ReadHistory(null, topic, after, upTo, Math.Max(0, upTo - after)));
+        }
+        catch (SqliteException ex)
+        {
+            throw new StoreUnavailableException($"SQLite could not read history ({ex.SqliteErrorCode}): {ex.Message}", ex);
+        }
+    }
+
+    public Task<IReadOnlyDictionary<string, long>> ReadCommittedSeqsAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            var seqs = new Dictionary<string, long>(StringComparer.Ordinal);
+            using var command = Prepare("SELECT topic, seq FROM topics");
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                seqs[reader.GetString(0)] = reader.GetInt64(1);
+            }
+
+            return Task.FromResult<IReadOnlyDictionary<string, long>>(seqs);
+        }
+        catch (SqliteException ex)
+        {
+            throw new StoreUnavailableException($"SQLite could not read topic seqs ({ex.SqliteErrorCode}): {ex.Message}", ex);
+        }
+    }
+
+    private List<NewChange> ReadExternalChanges(SqliteTransaction transaction, Func<string, bool> isTopic)
+    {
+        var changes = new List<NewChange>();
         var upserted = new HashSet<(string, string)>();
         var now = Stopwatch.GetTimestamp();
         using (var command = Prepare("SELECT topic, id, data FROM entities WHERE seq IS NULL"))
@@ -176,17 +237,17 @@ internal sealed partial class SqliteStateStore : IDisposable
             using var reader = command.ExecuteReader();
             while (reader.Read())
             {
-                var topicName = reader.GetString(0);
+                var topic = reader.GetString(0);
                 var id = reader.GetString(1);
                 var data = reader.GetFieldValue<byte[]>(2);
-                if (resolveTopic(topicName) is not { } topic || !IsJsonObject(data))
+                if (!isTopic(topic) || !IsJsonObject(data))
                 {
-                    Log.ExternalRowIgnored(_logger, topicName, id);
+                    Log.ExternalRowIgnored(_logger, topic, id);
                     continue;
                 }
 
-                upserted.Add((topicName, id));
-                changes.Add(new StoredChange(topic, ++topic.AssignedSeq, id, data, now));
+                upserted.Add((topic, id));
+                changes.Add(new NewChange(topic, id, data, now));
             }
         }
 
@@ -196,12 +257,12 @@ internal sealed partial class SqliteStateStore : IDisposable
             using var reader = command.ExecuteReader();
             while (reader.Read())
             {
-                var topicName = reader.GetString(0);
+                var topic = reader.GetString(0);
                 var id = reader.GetString(1);
                 // Deleted and written again before this poll: the write wins.
-                if (resolveTopic(topicName) is { } topic && !upserted.Contains((topicName, id)))
+                if (isTopic(topic) && !upserted.Contains((topic, id)))
                 {
-                    changes.Add(new StoredChange(topic, ++topic.AssignedSeq, id, null, now));
+                    changes.Add(new NewChange(topic, id, null, now));
                 }
             }
         }
@@ -209,38 +270,63 @@ internal sealed partial class SqliteStateStore : IDisposable
         return changes;
     }
 
-    public void Dispose()
+    public ValueTask DisposeAsync()
     {
-        foreach (var command in new[] { _upsert, _delete, _clearTombstone, _appendHistory, _setTopicSeq, _trimHistory, _dataVersion })
+        foreach (var command in new[] { _upsert, _delete, _clearTombstone, _appendHistory, _advanceTopicSeq, _trimHistory, _dataVersion })
         {
             command.Dispose();
         }
 
         _connection.Dispose();
+        return ValueTask.CompletedTask;
     }
 
-    private void WriteBatch(SqliteTransaction transaction, IReadOnlyList<StoredChange> batch)
+    private IReadOnlyList<StoredChange> WriteBatch(SqliteTransaction transaction, IReadOnlyList<NewChange> batch)
     {
-        foreach (var change in batch)
+        var committed = new StoredChange[batch.Count];
+        if (batch.Count == 0)
         {
-            WriteChange(transaction, change);
+            return committed;
         }
 
-        // Each topic's newest seq is that of its last change in the batch (seq order).
-        for (var i = batch.Count - 1; i >= 0; i--)
+        // Each topic's seq moves once per batch, by its count of changes; the batch's changes of
+        // a topic then take the seqs after the old value, in batch order.
+        var next = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var change in batch)
+        {
+            next[change.Topic] = next.GetValueOrDefault(change.Topic) + 1;
+        }
+
+        foreach (var topic in next.Keys.Order(StringComparer.Ordinal).ToArray())
+        {
+            var count = next[topic];
+            _advanceTopicSeq.Transaction = transaction;
+            _advanceTopicSeq.Parameters[0].Value = topic;
+            _advanceTopicSeq.Parameters[1].Value = count;
+            var last = (long)_advanceTopicSeq.ExecuteScalar()!;
+            next[topic] = last - count + 1;
+        }
+
+        for (var i = 0; i < batch.Count; i++)
         {
             var change = batch[i];
-            if (IsLastOfTopic(batch, i))
-            {
-                Run(_setTopicSeq, transaction, change.Topic.Name, change.Seq);
-                Run(_trimHistory, transaction, change.Topic.Name, change.Seq - _historySize);
-            }
+            var seq = next[change.Topic]++;
+            committed[i] = new StoredChange(change.Topic, seq, change.Id, change.Data, change.IngestTimestamp);
+            WriteChange(transaction, committed[i]);
         }
+
+        // After the writes: a batch longer than the history keeps only its newest changes.
+        foreach (var (topic, following) in next)
+        {
+            Run(_trimHistory, transaction, topic, following - 1 - _historySize);
+        }
+
+        return committed;
     }
 
     private void WriteChange(SqliteTransaction transaction, StoredChange change)
     {
-        var topic = change.Topic.Name;
+        var topic = change.Topic;
         if (change.Data is null)
         {
             Run(_delete, transaction, topic, change.Id);
@@ -255,19 +341,6 @@ internal sealed partial class SqliteStateStore : IDisposable
         Run(_clearTombstone, transaction, topic, change.Id);
 
         Run(_appendHistory, transaction, topic, change.Seq, change.Id, change.Data is null ? "delete" : "upsert", (object?)change.Data ?? DBNull.Value);
-    }
-
-    private static bool IsLastOfTopic(IReadOnlyList<StoredChange> batch, int index)
-    {
-        for (var j = index + 1; j < batch.Count; j++)
-        {
-            if (ReferenceEquals(batch[j].Topic, batch[index].Topic))
-            {
-                return false;
-            }
-        }
-
-        return true;
     }
 
     internal static bool IsJsonObject(ReadOnlySpan<byte> data)

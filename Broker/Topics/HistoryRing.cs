@@ -5,11 +5,13 @@ namespace TopicBroker.Topics;
 /// <summary>
 /// The newest update frames of one topic, oldest first. Seqs in it are contiguous (every change
 /// of a topic takes the next seq), so a seq's slot is found by arithmetic, not search.
-/// Not thread-safe: the owning <see cref="TopicState"/> guards it.
+/// Not thread-safe: the owning <see cref="TopicState"/> guards it. The array grows to the
+/// capacity as changes arrive, so the many topics of many sites (protocol.md "Sites and upstream
+/// replication") cost nothing until they are written.
 /// </summary>
 internal sealed class HistoryRing(int capacity)
 {
-    private readonly OutboundFrame[] _frames = new OutboundFrame[capacity];
+    private OutboundFrame[] _frames = new OutboundFrame[Math.Min(capacity, 16)];
     private int _start;
     private int _count;
 
@@ -20,6 +22,19 @@ internal sealed class HistoryRing(int capacity)
 
     public void Add(OutboundFrame frame)
     {
+        if (_count == _frames.Length && _frames.Length < capacity)
+        {
+            // Not yet full: grow, oldest first from index 0.
+            var grown = new OutboundFrame[(int)Math.Min(capacity, _frames.Length * 2L)];
+            for (var i = 0; i < _count; i++)
+            {
+                grown[i] = _frames[(_start + i) % _frames.Length];
+            }
+
+            _frames = grown;
+            _start = 0;
+        }
+
         if (_count == _frames.Length)
         {
             _frames[_start] = frame;
@@ -36,6 +51,14 @@ internal sealed class HistoryRing(int capacity)
     /// Hands every frame with seq greater than <paramref name="since"/> to <paramref name="sink"/>
     /// in order, if the ring reaches back that far; returns false (and hands nothing) if it does not.
     /// </summary>
+    /// <summary>Forgets every frame (a resynchronised topic starts a new history).</summary>
+    public void Clear()
+    {
+        Array.Clear(_frames);
+        _start = 0;
+        _count = 0;
+    }
+
     public bool TryReplayAfter<TState>(long since, long currentSeq, TState state, Func<TState, OutboundFrame, bool> sink)
     {
         if (since == currentSeq)

@@ -33,12 +33,6 @@ internal sealed class TopicState
 
     public TopicCounters Counters { get; } = new();
 
-    /// <summary>
-    /// The newest seq handed out by the ingest pipeline, committed or in the batch being committed.
-    /// Read and written only by the pipeline's single loop.
-    /// </summary>
-    public long AssignedSeq { get; set; }
-
     /// <summary>The seq of the newest applied change.</summary>
     public long Seq => Volatile.Read(ref _seq);
 

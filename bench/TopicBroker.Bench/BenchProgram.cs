@@ -32,13 +32,13 @@ internal static class BenchProgram
         if (!BenchOptions.TryParse(args, out var options, out var error))
         {
             writer.WriteLine($"error: {error}");
-            writer.WriteLine(BenchOptions.Usage);
+            writer.WriteLine("Run with --help for the scenarios and options.");
             return ExitUsage;
         }
 
         if (options.ShowHelp)
         {
-            writer.WriteLine(BenchOptions.Usage);
+            BenchOptions.WriteHelp(args, writer);
             return ExitPassed;
         }
 
@@ -49,12 +49,12 @@ internal static class BenchProgram
 
         var layout = RepositoryLayout.Discover();
         var store = new ResultStore(options.ResultsDirectory ?? layout.DefaultResultsDirectory);
-        if (options.Scenario == "peers")
+        if (options.Scenario == BenchCommandLine.PeersCommand)
         {
             return await RunPeersAsync(options, layout, store, writer, interactive, cancellationToken).ConfigureAwait(false);
         }
 
-        var scenarios = CreateScenarios(options);
+        var scenarios = ScenarioCatalog.Create(options);
         var results = new List<ScenarioResult>();
         var startedUtc = DateTimeOffset.UtcNow;
         var startedAt = MonotonicClock.Now;
@@ -78,7 +78,7 @@ internal static class BenchProgram
             return ExitCancelled;
         }
 
-        if (options.Scenario == "all")
+        if (options.Scenario == BenchCommandLine.AllCommand)
         {
             ResultTables.WriteSummary(results, writer);
             var all = new AllResult(startedUtc, MonotonicClock.ToSeconds(MonotonicClock.Now - startedAt), results.All(r => r.Passed), results);
@@ -107,15 +107,6 @@ internal static class BenchProgram
             return ExitCancelled;
         }
     }
-
-    private static List<IScenario> CreateScenarios(BenchOptions options) => options.Scenario switch
-    {
-        "fanout" => [new FanoutScenario(options)],
-        "topics" => [new TopicsScenario(options)],
-        "connections" => [new ConnectionsScenario(options)],
-        "ingest" => [new IngestScenario(options)],
-        _ => [new FanoutScenario(options), new TopicsScenario(options), new ConnectionsScenario(options), new IngestScenario(options)],
-    };
 
     private static async Task<ScenarioResult> RunScenarioAsync(
         IScenario scenario,

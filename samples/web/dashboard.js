@@ -3,7 +3,7 @@
 // and a snapshot reconciles every element against the client's entity map.
 // All entity data is shown through textContent and attributes, never parsed as HTML.
 
-import { TopicClient } from "./topicbroker-client.js";
+import { TopicClient } from "./lib/topicbroker-client.js";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 const LOW_BATTERY = 20;

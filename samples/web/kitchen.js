@@ -2,7 +2,7 @@
 // A bump posts the order with its next status to the HTTP API (protocol.md "HTTP API"); the
 // ticket moves only when the broker's update arrives, so every screen shows the same truth.
 
-import { TopicClient, accessToken } from "./topicbroker-client.js";
+import { TopicClient, accessToken } from "./lib/topicbroker-client.js";
 
 const COLUMNS = ["new", "cooking", "ready"]; // "served" orders leave the board
 const NEXT_STATUS = { new: "cooking", cooking: "ready", ready: "served" };

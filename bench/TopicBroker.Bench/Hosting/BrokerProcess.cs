@@ -22,6 +22,7 @@ internal sealed class BrokerProcess : IAsyncDisposable
     private readonly List<string> _firstOutput = [];
     private readonly Lock _outputLock = new();
     private int _outputLines;
+    private string? _firstRunOutput;
     private volatile bool _ready;
 
     private BrokerProcess(Process process, string dataDirectory, BrokerTarget target)
@@ -39,6 +40,9 @@ internal sealed class BrokerProcess : IAsyncDisposable
     /// signing key on loopback) are kept in <see cref="FirstOutput"/> but not counted.
     /// </summary>
     public int OutputLines => Volatile.Read(ref _outputLines);
+
+    /// <summary>The first line counted in <see cref="OutputLines"/>: usually the one that says what went wrong.</summary>
+    public string? FirstRunOutput => Volatile.Read(ref _firstRunOutput);
 
     /// <summary>The first lines the broker wrote: where a start-up failure says what went wrong.</summary>
     public IReadOnlyList<string> FirstOutput
@@ -191,7 +195,10 @@ internal sealed class BrokerProcess : IAsyncDisposable
 
     private async Task WaitUntilReadyAsync(string readinessTopic, CancellationToken cancellationToken)
     {
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        // A generous per-probe timeout: a probe abandoned while a starting broker on a loaded
+        // machine is still queueing it makes the broker log the aborted request as an error (a
+        // 500 from the request log) after the run has started, which would count as a problem.
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(20) };
         if (Target.AccessToken is { } token)
         {
             http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
@@ -273,6 +280,7 @@ internal sealed class BrokerProcess : IAsyncDisposable
         if (line.Length > 0 && _ready)
         {
             Interlocked.Increment(ref _outputLines);
+            Interlocked.CompareExchange(ref _firstRunOutput, line, null);
         }
 
         lock (_outputLock)

@@ -114,7 +114,8 @@ internal sealed class BenchContext(
         if (ownedBroker is not null && ownedBroker.OutputLines > 0)
         {
             // It runs with MinimumLevel Warning: anything it printed is a warning or an error.
-            allProblems.Add($"the broker logged {ownedBroker.OutputLines} warning/error line(s) during the run; the last: {ownedBroker.LastOutput.LastOrDefault()}");
+            allProblems.Add(
+                $"the broker logged {ownedBroker.OutputLines} warning/error line(s) during the run; the first: {ownedBroker.FirstRunOutput}; the last: {ownedBroker.LastOutput.LastOrDefault()}");
         }
 
         return new ScenarioResult

@@ -11,6 +11,8 @@ namespace TopicBroker.Bench.Scenarios;
 /// </summary>
 internal sealed class FanoutScenario : IScenario
 {
+    public static ScenarioDefinition Definition { get; } = new("fanout", "1 topic, many subscribers, publisher on the TCP bridge at a fixed rate (or --sweep)", options => new FanoutScenario(options));
+
     /// <summary>1000 subscribers at 500 updates/s is 500,000 delivered frames/s.</summary>
     private const int DefaultSubscribers = 1000;
     private const double DefaultRate = 500;

@@ -1,4 +1,6 @@
-// TopicBroker reference client (protocol.md sections 2-5 and 10).
+// TopicBroker reference client (protocol.md "WebSocket", "Frames", "Close codes", "Resume after
+// reconnect" and "Security"), for browsers and Node. The package is clients/js; the broker serves
+// this file at /lib/topicbroker-client.js for the pages it hosts.
 //
 //   const robots = new TopicClient({
 //     topic: "robots",
@@ -7,6 +9,8 @@
 //     onStatus: (status, client) => { /* "connecting" | "live" | "reconnecting" | "closed" */ },
 //   });
 //   robots.connect();
+//
+// In Node (20 has no global WebSocket), pass an implementation: `WebSocket: (await import("ws")).WebSocket`.
 //
 // The client keeps the topic's state itself (`entities`, `seq`), so a page only renders it.
 // It never misses a change: after any disconnect it reconnects with `?since=<seq>` and the
@@ -29,6 +33,9 @@ export function accessToken(loc = globalThis.location) {
   return new URLSearchParams(loc.search).get("access_token");
 }
 
+// WebSocket.readyState of an open socket; read as a number so that any implementation will do.
+const OPEN = 1;
+
 export class TopicClient {
   /** Entity id -> data. Updated in place, so a reference to it stays current. */
   entities = new Map();
@@ -40,7 +47,12 @@ export class TopicClient {
   lastUpdate = null;
   /** Why the client stopped for good (close code 1003), or null. */
   closeReason = null;
+  /** The data of the last shutdown frame ({ reason, reconnectAfterMs, resumeFrom }), or null. */
+  lastShutdown = null;
+  /** The delay (ms) before the reconnect that is pending, or null when none is. */
+  reconnectDelayMs = null;
 
+  #WebSocket;
   #ws = null;
   #attempt = 0;
   #reconnectTimer = null;
@@ -49,6 +61,9 @@ export class TopicClient {
   #shutdownDelayMs = null;
   #resumeFrom = null;
   #stopped = false;
+  #token = null;
+  #fetchingToken = false;
+  #pendingAuth = []; // refreshToken() calls waiting for their answer, oldest first
 
   /**
    * @param {object} options
@@ -61,14 +76,23 @@ export class TopicClient {
    * @param {number} [options.maxBackoffMs=15000]  cap of the reconnect delay
    * @param {number} [options.connectTimeoutMs=10000]  how long opening a connection may take
    * @param {number} [options.staleAfterMs=60000]  silence after which the connection is presumed dead
+   * @param {string | (() => string | Promise<string>)} [options.token]  the JWT sent as ?access_token=;
+   *   a function is asked again before every connection, so a reconnect after 4401 uses a fresh token
+   * @param {typeof WebSocket} [options.WebSocket]  the WebSocket implementation (default: the global one;
+   *   in Node 20, `WebSocket` from the `ws` package)
    */
   constructor({
-    topic, url, onSnapshot, onUpdate, onStatus,
+    topic, url, onSnapshot, onUpdate, onStatus, token, WebSocket: WebSocketImpl = globalThis.WebSocket,
     initialBackoffMs = 500, maxBackoffMs = 15000, connectTimeoutMs = 10000, staleAfterMs = 60000,
   } = {}) {
     if (!url && !topic) throw new TypeError("TopicClient needs a topic or a url");
-    this.topic = topic ?? new URL(url).pathname.split("/").pop();
+    if (typeof WebSocketImpl !== "function") {
+      throw new TypeError("TopicClient needs a WebSocket implementation: pass { WebSocket } (in Node, from the ws package)");
+    }
+    this.topic = topic ?? decodeURIComponent(new URL(url).pathname.split("/").pop());
     this.url = url ?? topicUrl(topic);
+    this.#WebSocket = WebSocketImpl;
+    this.#token = token ?? null;
     this.onSnapshot = onSnapshot;
     this.onUpdate = onUpdate;
     this.onStatus = onStatus;
@@ -80,7 +104,7 @@ export class TopicClient {
 
   /** Opens the connection; from then on the client reconnects by itself until close(). */
   connect() {
-    if (this.#ws || this.#reconnectTimer) return this;
+    if (this.#ws || this.#reconnectTimer || this.#fetchingToken) return this;
     this.#stopped = false;
     this.#setStatus("connecting");
     this.#open();
@@ -92,19 +116,78 @@ export class TopicClient {
     this.#stopped = true;
     clearTimeout(this.#reconnectTimer);
     this.#reconnectTimer = null;
+    this.reconnectDelayMs = null;
     this.#abandonSocket(1000);
     this.#setStatus("closed");
   }
 
+  /**
+   * Replaces the connection's token in place, before the old one expires (protocol.md "Tokens"):
+   * sends {"type":"auth"} and resolves with the broker's answer ({ ok: true, expiresAt }); the
+   * new token is then used for every later connection too (it replaces a `token` function).
+   * Rejects with an Error whose `code` is the broker's ("invalid_token", "forbidden"), and the
+   * old token stays in force, or "not_connected" if the connection dropped before the answer.
+   * Between connections it only keeps the token for the next one and resolves with null.
+   * @param {string} token
+   * @returns {Promise<{ ok: true, expiresAt?: number } | null>}
+   */
+  refreshToken(token) {
+    if (typeof token !== "string" || token === "") return Promise.reject(new TypeError("refreshToken needs a token"));
+    const ws = this.#ws;
+    if (!ws || ws.readyState !== OPEN) {
+      this.#token = token; // the next connection carries it in its URL
+      return Promise.resolve(null);
+    }
+    return new Promise((resolve, reject) => {
+      this.#pendingAuth.push({
+        ws,
+        resolve: (answer) => {
+          this.#token = token;
+          resolve(answer);
+        },
+        reject,
+      });
+      ws.send(JSON.stringify({ type: "auth", data: { token } }));
+    });
+  }
+
   #open() {
     this.#reconnectTimer = null;
+    this.reconnectDelayMs = null;
     const url = new URL(this.url);
     // Resume from the newest point we know of: our own seq, or the broker's resumeFrom from a
     // shutdown frame, whichever is greater (protocol.md "Frames", shutdown).
     const since = Math.max(this.seq ?? -1, this.#resumeFrom ?? -1);
     if (since >= 0) url.searchParams.set("since", String(since));
+    if (typeof this.#token !== "function") {
+      this.#dial(url, this.#token);
+      return;
+    }
 
-    const ws = new WebSocket(url);
+    // A token function may be asynchronous (ask a token service); connect() waits for it.
+    this.#fetchingToken = true;
+    const failed = (error) => {
+      this.#fetchingToken = false;
+      console.warn(`TopicBroker ${this.topic}: getting a token failed: ${error?.message ?? error}`);
+      if (!this.#stopped) this.#scheduleReconnect();
+    };
+    let pending;
+    try {
+      pending = Promise.resolve(this.#token());
+    } catch (error) {
+      failed(error);
+      return;
+    }
+    pending.then((token) => {
+      this.#fetchingToken = false;
+      if (!this.#stopped) this.#dial(url, token);
+    }, failed);
+  }
+
+  #dial(url, token) {
+    // Browsers cannot set headers on a WebSocket, so the token travels in the query (protocol.md "WebSocket").
+    if (token) url.searchParams.set("access_token", token);
+    const ws = new this.#WebSocket(url);
     this.#ws = ws;
     this.#lastFrameAt = Date.now();
     this.#startWatchdog();
@@ -119,6 +202,7 @@ export class TopicClient {
       if (ws === this.#ws) this.#handleFrame(ws, event.data);
     };
     ws.onclose = (event) => {
+      this.#failPendingAuth(ws, "not_connected", "the connection closed before the broker answered");
       if (ws !== this.#ws) return;
       this.#ws = null;
       this.#handleClose(event.code, event.reason);
@@ -168,14 +252,31 @@ export class TopicClient {
       case "shutdown":
         // The broker is restarting; a close 1001 follows. Come back when it says, not at once,
         // so that all its clients do not return in the same instant.
+        this.lastShutdown = frame.data ?? null;
         this.#shutdownDelayMs = Number(frame.data?.reconnectAfterMs) || 0;
         if (Number.isFinite(frame.data?.resumeFrom)) this.#resumeFrom = frame.data.resumeFrom;
         break;
 
+      case "auth":
+        // The broker answers auth messages in the order they were sent.
+        this.#pendingAuth.shift()?.resolve(frame.data);
+        break;
+
       case "error":
+        if ((frame.data?.code === "invalid_token" || frame.data?.code === "forbidden") && this.#pendingAuth.length > 0) {
+          const { reject } = this.#pendingAuth.shift();
+          reject(Object.assign(new Error(`${frame.data.code}: ${frame.data.message}`), { code: frame.data.code }));
+          break;
+        }
         console.warn(`TopicBroker ${this.topic}: ${frame.data?.code}: ${frame.data?.message}`);
         break;
     }
+  }
+
+  #failPendingAuth(ws, code, message) {
+    const failed = this.#pendingAuth.filter((pending) => pending.ws === ws);
+    this.#pendingAuth = this.#pendingAuth.filter((pending) => pending.ws !== ws);
+    for (const { reject } of failed) reject(Object.assign(new Error(message), { code }));
   }
 
   #handleClose(code, reason) {
@@ -205,6 +306,7 @@ export class TopicClient {
       delay = Math.random() * ceiling;
       this.#attempt = Math.min(this.#attempt + 1, 30);
     }
+    this.reconnectDelayMs = delay;
     this.#setStatus("reconnecting");
     this.#reconnectTimer = setTimeout(() => this.#open(), delay);
   }
@@ -217,7 +319,7 @@ export class TopicClient {
     this.#stopWatchdog();
     this.#watchdog = setInterval(() => {
       const ws = this.#ws;
-      const limit = ws?.readyState === WebSocket.OPEN ? this.staleAfterMs : this.connectTimeoutMs;
+      const limit = ws?.readyState === OPEN ? this.staleAfterMs : this.connectTimeoutMs;
       if (ws && Date.now() - this.#lastFrameAt > limit) {
         this.#abandonSocket(4000);
         this.#scheduleReconnect();
@@ -235,7 +337,8 @@ export class TopicClient {
     const ws = this.#ws;
     this.#ws = null;
     this.#stopWatchdog();
-    if (ws && ws.readyState <= WebSocket.OPEN) {
+    if (ws) this.#failPendingAuth(ws, "not_connected", "the connection was dropped before the broker answered");
+    if (ws && ws.readyState <= OPEN) {
       try {
         ws.close(code);
       } catch {

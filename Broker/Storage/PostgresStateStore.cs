@@ -1,0 +1,477 @@
+using System.Diagnostics;
+using System.Text;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using NpgsqlTypes;
+using TopicBroker.Hosting;
+
+namespace TopicBroker.Storage;
+
+/// <summary>
+/// The durable state on PostgreSQL, shared by every node of a cluster (docs/operations.md "Cluster mode").
+/// A commit locks each topic row of its batch in sorted topic order as its first statement
+/// (<c>INSERT ... ON CONFLICT DO UPDATE SET seq = seq + n RETURNING seq</c>) and holds the locks
+/// until it commits: two nodes writing one topic take turns, so seqs are contiguous and commit
+/// order is seq order, and sorted order means two batches never wait on each other in a cycle.
+/// Each call takes a pooled connection, so the cluster's backfills may read while the pipeline
+/// commits.
+/// </summary>
+internal sealed partial class PostgresStateStore : IStateStore
+{
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly int _historySize;
+    private readonly ILogger<PostgresStateStore> _logger;
+    private readonly SemaphoreSlim _migrateGate = new(1, 1);
+    private readonly HashSet<(string, string)> _ignoredRows = [];
+    private volatile bool _migrated;
+
+    public PostgresStateStore(IOptions<BrokerOptions> options, ILogger<PostgresStateStore> logger)
+    {
+        _logger = logger;
+        _historySize = options.Value.HistorySize;
+        var connectionString = options.Value.Storage.ConnectionString;
+        var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString };
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        // A store that stops answering must be noticed in seconds, not after Npgsql's 15 s/30 s
+        // defaults: publishers are answered 'unavailable' meanwhile (protocol.md "Cluster").
+        if (!given.ContainsKey("Timeout"))
+        {
+            builder.Timeout = 5;
+        }
+
+        if (!given.ContainsKey("Command Timeout") && !given.ContainsKey("CommandTimeout"))
+        {
+            builder.CommandTimeout = 10;
+        }
+
+        builder.ApplicationName ??= "topicbroker";
+        _dataSource = NpgsqlDataSource.Create(builder.ConnectionString);
+    }
+
+    public async Task<IReadOnlyList<StoredTopic>> LoadAsync(IReadOnlyList<string> topics, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await EnsureMigratedAsync(cancellationToken).ConfigureAwait(false);
+            await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            // One snapshot for everything: the seqs, entities and history of every topic as of one
+            // commit, so a node joining the cluster starts from a state that really existed.
+            await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken).ConfigureAwait(false);
+            var names = topics.ToArray();
+
+            var seqs = new Dictionary<string, long>(StringComparer.Ordinal);
+            await using (var command = new NpgsqlCommand("SELECT topic, seq FROM topics WHERE topic = ANY(@topics)", connection, transaction))
+            {
+                command.Parameters.AddWithValue("topics", names);
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    seqs[reader.GetString(0)] = reader.GetInt64(1);
+                }
+            }
+
+            var entities = names.ToDictionary(n => n, _ => new List<KeyValuePair<string, byte[]>>(), StringComparer.Ordinal);
+            await using (var command = new NpgsqlCommand("SELECT topic, id, data FROM entities WHERE topic = ANY(@topics) AND seq IS NOT NULL", connection, transaction))
+            {
+                command.Parameters.AddWithValue("topics", names);
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    entities[reader.GetString(0)].Add(new(reader.GetString(1), Encoding.UTF8.GetBytes(reader.GetString(2))));
+                }
+            }
+
+            var history = names.ToDictionary(n => n, _ => new List<StoredChange>(), StringComparer.Ordinal);
+            await using (var command = new NpgsqlCommand(
+                "SELECT topic, seq, id, op, data FROM updates WHERE topic = ANY(@topics) ORDER BY topic, seq", connection, transaction))
+            {
+                command.Parameters.AddWithValue("topics", names);
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    history[reader.GetString(0)].Add(ReadChange(reader, 1, reader.GetString(0)));
+                }
+            }
+
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            return [.. names.Select(name =>
+            {
+                var changes = history[name];
+                // Another node may keep a longer history; this one holds its own HistorySize.
+                var newest = changes.Count > _historySize ? changes.GetRange(changes.Count - _historySize, _historySize) : changes;
+                return new StoredTopic(name, seqs.GetValueOrDefault(name), entities[name], newest);
+            })];
+        }
+        catch (NpgsqlException ex)
+        {
+            throw new StoreUnavailableException($"PostgreSQL could not load state: {ex.Message}", ex);
+        }
+    }
+
+    public async Task<IReadOnlyList<StoredChange>> CommitAsync(IReadOnlyList<NewChange> batch, CancellationToken cancellationToken)
+    {
+        if (batch.Count == 0)
+        {
+            return [];
+        }
+
+        try
+        {
+            await EnsureMigratedAsync(cancellationToken).ConfigureAwait(false);
+            await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+
+            var counts = new SortedDictionary<string, long>(StringComparer.Ordinal);
+            foreach (var change in batch)
+            {
+                counts[change.Topic] = counts.GetValueOrDefault(change.Topic) + 1;
+            }
+
+            // The first statement takes the topic row locks, in sorted order (see the class comment).
+            var next = new Dictionary<string, long>(StringComparer.Ordinal);
+            await using (var command = new NpgsqlCommand("""
+                INSERT INTO topics (topic, seq)
+                SELECT topic, n FROM unnest(@topics, @counts) AS b(topic, n) ORDER BY topic
+                ON CONFLICT (topic) DO UPDATE SET seq = topics.seq + excluded.seq
+                RETURNING topic, seq
+                """, connection, transaction))
+            {
+                command.Parameters.AddWithValue("topics", counts.Keys.ToArray());
+                command.Parameters.AddWithValue("counts", counts.Values.ToArray());
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    var topic = reader.GetString(0);
+                    next[topic] = reader.GetInt64(1) - counts[topic] + 1;
+                }
+            }
+
+            var committed = new StoredChange[batch.Count];
+            for (var i = 0; i < batch.Count; i++)
+            {
+                var change = batch[i];
+                committed[i] = new StoredChange(change.Topic, next[change.Topic]++, change.Id, change.Data, change.IngestTimestamp);
+            }
+
+            await WriteChangesAsync(connection, transaction, committed, next, cancellationToken).ConfigureAwait(false);
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            return committed;
+        }
+        catch (NpgsqlException ex)
+        {
+            throw new StoreUnavailableException($"PostgreSQL could not commit: {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>
+    /// Claims other programs' writes under the same topic row locks a commit takes, so of several
+    /// nodes polling at once exactly one claims each row: the others, once it commits, find the
+    /// row's seq set and its tombstone gone.
+    /// </summary>
+    public async Task<IReadOnlyList<StoredChange>> CommitExternalChangesAsync(Func<string, bool> isTopic, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await EnsureMigratedAsync(cancellationToken).ConfigureAwait(false);
+            await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+
+            // Cheap when nobody wrote: one index lookup and one small scan, no transaction.
+            var candidates = new SortedSet<string>(StringComparer.Ordinal);
+            await using (var command = new NpgsqlCommand(
+                "SELECT DISTINCT topic FROM entities WHERE seq IS NULL UNION SELECT DISTINCT topic FROM external_deletes", connection))
+            {
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    if (isTopic(reader.GetString(0)))
+                    {
+                        candidates.Add(reader.GetString(0));
+                    }
+                }
+            }
+
+            if (candidates.Count == 0)
+            {
+                return [];
+            }
+
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            var topics = candidates.ToArray();
+            var next = new Dictionary<string, long>(StringComparer.Ordinal);
+            await using (var command = new NpgsqlCommand("""
+                INSERT INTO topics (topic, seq) SELECT topic, 0 FROM unnest(@topics) AS t(topic) ORDER BY topic
+                ON CONFLICT (topic) DO UPDATE SET seq = topics.seq
+                RETURNING topic, seq
+                """, connection, transaction))
+            {
+                command.Parameters.AddWithValue("topics", topics);
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    next[reader.GetString(0)] = reader.GetInt64(1) + 1;
+                }
+            }
+
+            // Read under the locks: what another node claimed meanwhile is no longer unseen.
+            var now = Stopwatch.GetTimestamp();
+            var changes = new List<StoredChange>();
+            var upserted = new HashSet<(string, string)>();
+            await using (var command = new NpgsqlCommand(
+                "SELECT topic, id, data FROM entities WHERE seq IS NULL AND topic = ANY(@topics) ORDER BY topic, id", connection, transaction))
+            {
+                command.Parameters.AddWithValue("topics", topics);
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    var topic = reader.GetString(0);
+                    var id = reader.GetString(1);
+                    var data = Encoding.UTF8.GetBytes(reader.GetString(2));
+                    if (!SqliteStateStore.IsJsonObject(data))
+                    {
+                        if (_ignoredRows.Add((topic, id)))
+                        {
+                            Log.ExternalRowIgnored(_logger, topic, id);
+                        }
+
+                        continue;
+                    }
+
+                    upserted.Add((topic, id));
+                    changes.Add(new StoredChange(topic, next[topic]++, id, data, now));
+                }
+            }
+
+            await using (var command = new NpgsqlCommand(
+                "SELECT DISTINCT topic, id FROM external_deletes WHERE topic = ANY(@topics) ORDER BY topic, id", connection, transaction))
+            {
+                command.Parameters.AddWithValue("topics", topics);
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    var topic = reader.GetString(0);
+                    var id = reader.GetString(1);
+                    // Deleted and written again before this poll: the write wins.
+                    if (!upserted.Contains((topic, id)))
+                    {
+                        changes.Add(new StoredChange(topic, next[topic]++, id, null, now));
+                    }
+                }
+            }
+
+            if (changes.Count == 0)
+            {
+                await transaction.RollbackAsync(cancellationToken).ConfigureAwait(false);
+                return [];
+            }
+
+            await using (var command = new NpgsqlCommand(
+                "UPDATE topics SET seq = s.seq FROM unnest(@topics, @seqs) AS s(topic, seq) WHERE topics.topic = s.topic", connection, transaction))
+            {
+                command.Parameters.AddWithValue("topics", next.Keys.ToArray());
+                command.Parameters.AddWithValue("seqs", next.Values.Select(following => following - 1).ToArray());
+                await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            await WriteChangesAsync(connection, transaction, changes, next, cancellationToken).ConfigureAwait(false);
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            changes.Sort((a, b) => a.Topic == b.Topic ? a.Seq.CompareTo(b.Seq) : string.CompareOrdinal(a.Topic, b.Topic));
+            return changes;
+        }
+        catch (NpgsqlException ex)
+        {
+            throw new StoreUnavailableException($"PostgreSQL could not take in external writes: {ex.Message}", ex);
+        }
+    }
+
+    public async Task<IReadOnlyList<StoredChange>> ReadChangesAsync(string topic, long after, long upTo, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await EnsureMigratedAsync(cancellationToken).ConfigureAwait(false);
+            await using var command = _dataSource.CreateCommand(
+                "SELECT seq, id, op, data FROM updates WHERE topic = @topic AND seq > @after AND seq <= @upTo ORDER BY seq");
+            command.Parameters.AddWithValue("topic", topic);
+            command.Parameters.AddWithValue("after", after);
+            command.Parameters.AddWithValue("upTo", upTo);
+            var changes = new List<StoredChange>();
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                changes.Add(ReadChange(reader, 0, topic));
+            }
+
+            return changes;
+        }
+        catch (NpgsqlException ex)
+        {
+            throw new StoreUnavailableException($"PostgreSQL could not read history: {ex.Message}", ex);
+        }
+    }
+
+    public async Task<IReadOnlyList<string>> LoadSiteNamesAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await EnsureMigratedAsync(cancellationToken).ConfigureAwait(false);
+            // PostgreSQL keeps no insertion order; sites come in name order.
+            await using var command = _dataSource.CreateCommand(
+                "SELECT DISTINCT split_part(topic, '/', 1) AS site FROM topics WHERE position('/' in topic) > 1 ORDER BY site");
+            var sites = new List<string>();
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                sites.Add(reader.GetString(0));
+            }
+
+            return sites;
+        }
+        catch (NpgsqlException ex)
+        {
+            throw new StoreUnavailableException($"PostgreSQL could not read sites: {ex.Message}", ex);
+        }
+    }
+
+    public async Task<IReadOnlyDictionary<string, long>> ReadCommittedSeqsAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await EnsureMigratedAsync(cancellationToken).ConfigureAwait(false);
+            await using var command = _dataSource.CreateCommand("SELECT topic, seq FROM topics");
+            var seqs = new Dictionary<string, long>(StringComparer.Ordinal);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                seqs[reader.GetString(0)] = reader.GetInt64(1);
+            }
+
+            return seqs;
+        }
+        catch (NpgsqlException ex)
+        {
+            throw new StoreUnavailableException($"PostgreSQL could not read topic seqs: {ex.Message}", ex);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _dataSource.DisposeAsync().ConfigureAwait(false);
+        _migrateGate.Dispose();
+    }
+
+    private async Task EnsureMigratedAsync(CancellationToken cancellationToken)
+    {
+        if (_migrated)
+        {
+            return;
+        }
+
+        await _migrateGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (!_migrated)
+            {
+                await PostgresSchema.MigrateAsync(_dataSource, cancellationToken).ConfigureAwait(false);
+                _migrated = true;
+            }
+        }
+        finally
+        {
+            _migrateGate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Writes committed changes set-wise (a few statements per batch, not per change): the history
+    /// rows, each id's last change in the batch to <c>entities</c>, the tombstones of every id
+    /// touched cleared, and history beyond <see cref="BrokerOptions.HistorySize"/> trimmed.
+    /// <paramref name="next"/> holds each topic's seq after the batch.
+    /// </summary>
+    private async Task WriteChangesAsync(
+        NpgsqlConnection connection,
+        NpgsqlTransaction transaction,
+        IReadOnlyList<StoredChange> changes,
+        Dictionary<string, long> next,
+        CancellationToken cancellationToken)
+    {
+        var count = changes.Count;
+        var topics = new string[count];
+        var seqs = new long[count];
+        var ids = new string[count];
+        var ops = new string[count];
+        var datas = new string?[count];
+        var last = new Dictionary<(string, string), int>();
+        for (var i = 0; i < count; i++)
+        {
+            var change = changes[i];
+            topics[i] = change.Topic;
+            seqs[i] = change.Seq;
+            ids[i] = change.Id;
+            ops[i] = change.Data is null ? "delete" : "upsert";
+            datas[i] = change.Data is null ? null : Encoding.UTF8.GetString(change.Data);
+            last[(change.Topic, change.Id)] = i;
+        }
+
+        var finals = last.Values.Order().ToArray();
+        var deleted = finals.Where(i => changes[i].Data is null).ToArray();
+        var upsertedRows = finals.Where(i => changes[i].Data is not null).ToArray();
+
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        batch.BatchCommands.Add(Command(
+            "INSERT INTO updates (topic, seq, id, op, data) SELECT * FROM unnest(@p1, @p2, @p3, @p4, @p5) ON CONFLICT (topic, seq) DO UPDATE SET id = excluded.id, op = excluded.op, data = excluded.data",
+            topics, seqs, ids, ops, datas));
+        if (deleted.Length > 0)
+        {
+            batch.BatchCommands.Add(Command(
+                "DELETE FROM entities e USING unnest(@p1, @p2) AS d(topic, id) WHERE e.topic = d.topic AND e.id = d.id",
+                deleted.Select(i => topics[i]).ToArray(), deleted.Select(i => ids[i]).ToArray()));
+        }
+
+        if (upsertedRows.Length > 0)
+        {
+            batch.BatchCommands.Add(Command("""
+                INSERT INTO entities (topic, id, data, seq) SELECT * FROM unnest(@p1, @p2, @p3, @p4)
+                ON CONFLICT (topic, id) DO UPDATE SET data = excluded.data, seq = excluded.seq
+                """,
+                upsertedRows.Select(i => topics[i]).ToArray(), upsertedRows.Select(i => ids[i]).ToArray(),
+                upsertedRows.Select(i => datas[i]!).ToArray(), upsertedRows.Select(i => seqs[i]).ToArray()));
+        }
+
+        // A tombstone left by another program's earlier delete of this id is settled by this
+        // newer change, whichever it is; left behind, the poll would replay the old delete later.
+        batch.BatchCommands.Add(Command(
+            "DELETE FROM external_deletes x USING unnest(@p1, @p2) AS t(topic, id) WHERE x.topic = t.topic AND x.id = t.id",
+            finals.Select(i => topics[i]).ToArray(), finals.Select(i => ids[i]).ToArray()));
+        batch.BatchCommands.Add(Command(
+            "DELETE FROM updates u USING unnest(@p1, @p2) AS c(topic, cutoff) WHERE u.topic = c.topic AND u.seq <= c.cutoff",
+            next.Keys.ToArray(), next.Values.Select(following => following - 1 - _historySize).ToArray()));
+        await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static NpgsqlBatchCommand Command(string sql, params object[] arrays)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        for (var i = 0; i < arrays.Length; i++)
+        {
+            var parameter = arrays[i] switch
+            {
+                long[] values => new NpgsqlParameter($"p{i + 1}", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = values },
+                _ => new NpgsqlParameter($"p{i + 1}", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = arrays[i] },
+            };
+            command.Parameters.Add(parameter);
+        }
+
+        return command;
+    }
+
+    private static StoredChange ReadChange(NpgsqlDataReader reader, int first, string topic)
+    {
+        var data = reader.GetString(first + 2) == "delete" || reader.IsDBNull(first + 3) ? null : Encoding.UTF8.GetBytes(reader.GetString(first + 3));
+        return new StoredChange(topic, reader.GetInt64(first), reader.GetString(first + 1), data);
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Warning, "Row {Topic}/{Id} written by another program is ignored: data that is not a JSON object")]
+        public static partial void ExternalRowIgnored(ILogger logger, string topic, string id);
+    }
+}
