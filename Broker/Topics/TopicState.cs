@@ -225,10 +225,14 @@ internal sealed class TopicState
     /// <summary>Hands the frame to every subscriber; returns those that overflowed (null when none, the usual case).</summary>
     private List<ITopicSubscriber>? FanOutLocked(OutboundFrame frame)
     {
-        // The wire form is built here, once, rather than by whichever subscriber sends it first.
-        _ = frame.WireBytes;
         List<ITopicSubscriber>? overflowed = null;
         var count = _subscriberCount;
+        if (count > 0)
+        {
+            // The wire form is built here, once, rather than by whichever subscriber sends it first.
+            _ = frame.WireBytes;
+        }
+
         var subscribers = _subscribers;
         for (var i = 0; i < count; i++)
         {
