@@ -11,4 +11,7 @@ public sealed class RunTeardown
         await PostgresServer.StopSharedAsync();
         await RedisServer.StopSharedAsync();
     }
+
+    [OneTimeTearDown]
+    public void DeletePublishedBroker() => PublishedBroker.Delete();
 }

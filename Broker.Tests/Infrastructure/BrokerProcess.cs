@@ -57,10 +57,42 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
         return info;
     }
 
-    public static async Task<BrokerProcess> StartAsync(string directory, params string[] extraArgs)
-    {
-        var info = CreateStartInfo(directory, ["--Serilog:MinimumLevel:Default=Information", .. extraArgs]);
+    public static Task<BrokerProcess> StartAsync(string directory, params string[] extraArgs) =>
+        LaunchAsync(CreateStartInfo(directory, ["--Serilog:MinimumLevel:Default=Information", .. extraArgs]));
 
+    /// <summary>
+    /// <c>dotnet <paramref name="dll"/></c> (a published broker) started in <paramref name="workingDirectory"/>
+    /// on loopback port 0, with its own defaults otherwise (its database beside the app);
+    /// <paramref name="extraArgs"/> are further <c>--Key=Value</c> settings.
+    /// </summary>
+    public static Task<BrokerProcess> StartPublishedAsync(string dll, string workingDirectory, params string[] extraArgs) =>
+        StartPublishedAsync(dll, workingDirectory, new Dictionary<string, string>(), extraArgs);
+
+    /// <summary>As above, with <paramref name="environment"/> added to the child's environment (a service manager's <c>Environment=</c>).</summary>
+    public static Task<BrokerProcess> StartPublishedAsync(string dll, string workingDirectory, IReadOnlyDictionary<string, string> environment, params string[] extraArgs)
+    {
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = workingDirectory,
+        };
+        foreach (var arg in new[] { dll, "--Urls=http://127.0.0.1:0", "--Broker:TcpBridge:Port=0", "--Serilog:MinimumLevel:Default=Information" }.Concat(extraArgs))
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        foreach (var (key, value) in environment)
+        {
+            info.Environment[key] = value;
+        }
+
+        return LaunchAsync(info);
+    }
+
+    private static async Task<BrokerProcess> LaunchAsync(ProcessStartInfo info)
+    {
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
         var broker = new BrokerProcess(process);
         process.OutputDataReceived += (_, e) => broker.OnLine(e.Data);

@@ -37,7 +37,8 @@ internal static class SystemPackages
                 s_updated = true;
             }
 
-            await RunAsync([.. prefix, "apt-get", "install", "-y", "-qq", "--no-install-recommends", package], package);
+            // Another apt-get (an engineer's, or .ci/run's) may hold dpkg's lock: wait for it rather than fail.
+            await RunAsync([.. prefix, "apt-get", "-o", "DPkg::Lock::Timeout=300", "install", "-y", "-qq", "--no-install-recommends", package], package);
             Assert.That(File.Exists(path), Is.True, $"apt-get installed {package} but {path} is still missing");
         }
         finally

@@ -15,10 +15,11 @@ internal sealed class TestWebSocket : IAsyncDisposable
 
     public string? CloseDescription => Socket.CloseStatusDescription;
 
-    public async Task ConnectAsync(Uri uri)
+    /// <param name="invoker">The HTTP stack to connect through (for example one that binds a source address); the default one when null.</param>
+    public async Task ConnectAsync(Uri uri, HttpMessageInvoker? invoker = null)
     {
         Socket.Options.KeepAliveInterval = TimeSpan.Zero;
-        await Socket.ConnectAsync(uri, CancellationToken.None);
+        await Socket.ConnectAsync(uri, invoker, CancellationToken.None);
     }
 
     /// <summary>The next text message as JSON; fails if the server closes instead.</summary>

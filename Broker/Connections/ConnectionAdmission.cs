@@ -15,6 +15,9 @@ internal sealed class ConnectionAdmission(int maxConnections, int maxPerAddress)
 
     public int Total => Volatile.Read(ref _total);
 
+    /// <summary>Distinct remote addresses with open connections.</summary>
+    public int AddressCount => _perAddress.Count;
+
     public bool TryAdmit(IPAddress address, out string? refusal)
     {
         if (Interlocked.Increment(ref _total) > maxConnections)

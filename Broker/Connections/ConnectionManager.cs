@@ -58,6 +58,9 @@ internal sealed partial class ConnectionManager
 
     public int ConnectionCount => _connections.Count;
 
+    /// <summary>Distinct remote addresses with open WebSocket connections (behind a trusted proxy, the clients' own).</summary>
+    public int RemoteAddressCount => _admission.AddressCount;
+
     /// <summary>Slow-consumer closes on every topic (each topic counts its own).</summary>
     public long SlowConsumerCloses => _topics.All.Sum(topic => topic.Counters.SlowConsumerCloses);
 

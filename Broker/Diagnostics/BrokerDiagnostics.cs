@@ -3,7 +3,7 @@ using Microsoft.Extensions.Options;
 namespace TopicBroker.Diagnostics;
 
 /// <summary>
-/// Issue 7 in two calls: <see cref="AddBrokerDiagnostics"/> registers logging, health checks,
+/// Observability (docs/operations.md "Health, status, metrics") in two calls: <see cref="AddBrokerDiagnostics"/> registers logging, health checks,
 /// the status sampler and the metrics export; <see cref="UseBrokerDiagnostics"/> adds request
 /// logging and maps /health, /ready, /api/status, /metrics and /ops.
 /// </summary>

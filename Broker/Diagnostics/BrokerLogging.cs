@@ -47,6 +47,10 @@ internal static class BrokerLogging
         {
             options.Logger = logger;
             options.GetLevel = RequestLevel;
+            // Behind a trusted proxy this is the client's address (Security/TrustedProxies.cs).
+            options.MessageTemplate = "HTTP {RequestMethod} {RequestPath} from {RemoteAddress} responded {StatusCode} in {Elapsed:0.0000} ms";
+            options.EnrichDiagnosticContext = static (diagnostics, context) =>
+                diagnostics.Set("RemoteAddress", context.Connection.RemoteIpAddress?.ToString());
         });
     }
 

@@ -28,6 +28,7 @@ internal sealed record BridgeStatus(bool Enabled, bool Listening, string? EndPoi
 internal sealed record TotalsStatus(
     int Subscribers,
     int WebSocketConnections,
+    int RemoteAddresses,
     long UpdatesIn,
     double UpdatesPerSecond,
     long FramesOut,

@@ -60,6 +60,7 @@ internal sealed class StatusReporter(
         var totals = new TotalsStatus(
             Subscribers: values.Sum(t => t.Subscribers),
             WebSocketConnections: connections.ConnectionCount,
+            RemoteAddresses: connections.RemoteAddressCount,
             UpdatesIn: values.Sum(t => t.UpdatesIn),
             UpdatesPerSecond: Rate(now.UpdatesIn.Sum() - baseline.UpdatesIn.Sum(), seconds),
             FramesOut: values.Sum(t => t.FramesOut),

@@ -3,7 +3,7 @@ using TopicBroker.Protocol;
 
 namespace TopicBroker.Endpoints;
 
-/// <summary>Writes the broker's JSON answers and error objects (protocol.md sections 7 and 11) on HTTP.</summary>
+/// <summary>Writes the broker's JSON answers and error objects (protocol.md "HTTP API" and "Security") on HTTP.</summary>
 internal static class JsonAnswers
 {
     private const string JsonContentType = "application/json; charset=utf-8";

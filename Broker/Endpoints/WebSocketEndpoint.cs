@@ -7,7 +7,7 @@ using TopicBroker.Security;
 
 namespace TopicBroker.Endpoints;
 
-/// <summary><c>GET /ws/{topic}[?since=N][&amp;access_token=JWT]</c>: protocol.md sections 2 and 11.</summary>
+/// <summary><c>GET /ws/{topic}[?since=N][&amp;access_token=JWT]</c>: protocol.md "WebSocket: `/ws/{topic}`" and "Security".</summary>
 internal static class WebSocketEndpoint
 {
     public static IEndpointRouteBuilder MapTopicWebSockets(this IEndpointRouteBuilder endpoints)

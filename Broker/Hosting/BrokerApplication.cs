@@ -1,6 +1,4 @@
 using Microsoft.Extensions.Options;
-using Serilog;
-using ILogger = Microsoft.Extensions.Logging.ILogger;
 using TopicBroker.Connections;
 using TopicBroker.Diagnostics;
 using TopicBroker.Endpoints;
@@ -12,7 +10,7 @@ using TopicBroker.Topics;
 namespace TopicBroker.Hosting;
 
 /// <summary>Builds the broker's web application: used by Program and by the tests, so both run the same thing.</summary>
-internal static partial class BrokerApplication
+internal static class BrokerApplication
 {
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
@@ -26,44 +24,19 @@ internal static partial class BrokerApplication
         builder.Services.AddBrokerDiagnostics(builder.Configuration);
 
         builder.Services.AddTopicBroker(builder.Configuration);
+        builder.Services.AddStaticContent(builder.Configuration);
+        builder.Services.AddTrustedProxies(builder.Configuration);
 
         var app = builder.Build();
         app.Services.GetRequiredService<ConnectionManager>().Metrics = app.Services.GetRequiredService<BrokerMetrics>();
+        app.UseTrustedProxies();
         app.UseBrokerDiagnostics();
-        UseSamples(app);
+        app.UseStaticContent();
         app.Use(CoalescingUpgradeFeature.Install("/ws"));
         app.UseWebSockets();
         app.MapTopicWebSockets();
         app.MapTopicApi();
         return app;
-    }
-
-    private static void UseSamples(WebApplication app)
-    {
-        var samples = app.Configuration.GetSection(SamplesOptions.SectionName).Get<SamplesOptions>() ?? new SamplesOptions();
-        if (!samples.Enabled)
-        {
-            return;
-        }
-
-        var root = samples.Resolve();
-        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(BrokerApplication));
-        if (root is null)
-        {
-            SamplesLog.NotFound(logger, samples.Path);
-            return;
-        }
-
-        var files = new Microsoft.Extensions.FileProviders.PhysicalFileProvider(root);
-        app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = files });
-        app.UseStaticFiles(new StaticFileOptions { FileProvider = files });
-        SamplesLog.Serving(logger, root);
-
-        // The pages import the JavaScript client package's module (clients/js/lib) from /lib.
-        if (SamplesOptions.Resolve(SamplesOptions.ClientLibraryPath) is { } library)
-        {
-            app.UseStaticFiles(new StaticFileOptions { FileProvider = new Microsoft.Extensions.FileProviders.PhysicalFileProvider(library), RequestPath = "/lib" });
-        }
     }
 
     public static IServiceCollection AddTopicBroker(this IServiceCollection services, IConfiguration configuration)
@@ -109,14 +82,5 @@ internal static partial class BrokerApplication
         services.AddHostedService(sp => sp.GetRequiredService<BridgeListener>());
         services.AddHostedService<ShutdownCoordinator>();
         return services;
-    }
-
-    private static partial class SamplesLog
-    {
-        [LoggerMessage(1, LogLevel.Information, "Serving the sample pages from {Path}: dashboard at /, kitchen display at /kitchen.html")]
-        public static partial void Serving(ILogger logger, string path);
-
-        [LoggerMessage(2, LogLevel.Warning, "Broker:Samples:Path '{Path}' was not found; the sample pages are not served")]
-        public static partial void NotFound(ILogger logger, string path);
     }
 }

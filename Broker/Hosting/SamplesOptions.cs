@@ -2,7 +2,8 @@ namespace TopicBroker.Hosting;
 
 /// <summary>
 /// The sample pages (dashboard at <c>/</c>, kitchen display at <c>/kitchen.html</c>) served as
-/// static files so a new user sees them right after <c>dotnet run --project Broker</c>.
+/// static files so a new user sees them right after <c>dotnet run --project Broker</c>, and a
+/// published broker serves them from wherever it is started (<see cref="StaticContent"/>).
 /// </summary>
 public sealed class SamplesOptions
 {
@@ -11,16 +12,12 @@ public sealed class SamplesOptions
     public bool Enabled { get; set; } = true;
 
     /// <summary>
-    /// The folder served. Relative paths are tried against the current directory and then upwards
-    /// from the app's folder, so both the repository root and <c>dotnet run --project Broker</c> find
-    /// <c>samples/web</c>.
+    /// A folder served instead of the pages built into the assembly (to change them without a
+    /// rebuild, or to serve pages of your own); none by default. Relative paths are tried against
+    /// the current directory and then upwards from the app's folder, so both the repository root
+    /// and <c>dotnet run --project Broker</c> find <c>samples/web</c>.
     /// </summary>
-    public string Path { get; set; } = System.IO.Path.Combine("samples", "web");
-
-    /// <summary>The JavaScript client's module folder, served at <c>/lib</c> beside the pages.</summary>
-    internal static readonly string ClientLibraryPath = System.IO.Path.Combine("clients", "js", "lib");
-
-    internal string? Resolve() => Resolve(Path);
+    public string? Path { get; set; }
 
     internal static string? Resolve(string path)
     {

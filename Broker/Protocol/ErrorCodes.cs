@@ -1,6 +1,6 @@
 namespace TopicBroker.Protocol;
 
-/// <summary>The <c>code</c> strings of error frames and publish answers (protocol.md sections 3 and 6).</summary>
+/// <summary>The <c>code</c> strings of error frames and publish answers (protocol.md "Frames" and "TCP bridge").</summary>
 internal static class ErrorCodes
 {
     public const string InvalidJson = "invalid_json";

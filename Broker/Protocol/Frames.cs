@@ -65,7 +65,7 @@ internal sealed record AuthFrame(string Topic, AuthData Data)
 
 internal readonly record struct AuthData(bool Ok, long? ExpiresAt);
 
-/// <summary>The answer to one bridge line or HTTP publish (protocol.md sections 6 and 7).</summary>
+/// <summary>The answer to one bridge line or HTTP publish (protocol.md "TCP bridge" and "HTTP API").</summary>
 internal sealed record PublishAnswer(
     bool Ok,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? Seq,

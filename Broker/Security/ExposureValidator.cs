@@ -6,7 +6,7 @@ namespace TopicBroker.Security;
 
 /// <summary>
 /// Without a signing key the broker is open to anyone who can reach it, so it refuses to start
-/// on a non-loopback address (HTTP or bridge) unless <see cref="AuthOptions.AllowAnonymous"/> says
+/// on a non-loopback address (HTTP or bridge), or behind a trusted reverse proxy, unless <see cref="AuthOptions.AllowAnonymous"/> says
 /// that is deliberate (protocol.md "Security").
 /// </summary>
 internal sealed class ExposureValidator(IConfiguration configuration) : IValidateOptions<BrokerOptions>
@@ -30,6 +30,13 @@ internal sealed class ExposureValidator(IConfiguration configuration) : IValidat
         if (options.TcpBridge.Enabled && IPAddress.TryParse(options.TcpBridge.Address, out var bridge) && !IPAddress.IsLoopback(bridge))
         {
             exposed.Add($"tcp://{options.TcpBridge.Address}:{options.TcpBridge.Port}");
+        }
+
+        // A trusted proxy means clients beyond this host: the broker is exposed through it,
+        // whatever address it listens on itself.
+        if (configuration.GetSection(TrustedProxyOptions.SectionName).GetChildren().Any(list => list.GetChildren().Any()))
+        {
+            exposed.Add($"the proxies of {TrustedProxyOptions.SectionName}");
         }
 
         return exposed.Count == 0
@@ -77,27 +84,5 @@ internal sealed class ExposureValidator(IConfiguration configuration) : IValidat
             : Uri.TryCreate(url, UriKind.Absolute, out var uri) ? uri.Host.Trim('[', ']') : "*";
         return string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase)
             || (IPAddress.TryParse(host, out var address) && IPAddress.IsLoopback(address));
-    }
-}
-
-/// <summary>Says at start-up, every time, that the broker runs without authentication.</summary>
-internal sealed partial class AnonymousModeWarning(IOptions<BrokerOptions> options, ILogger<AnonymousModeWarning> logger) : IHostedService
-{
-    public Task StartAsync(CancellationToken cancellationToken)
-    {
-        if (!options.Value.Auth.Enabled)
-        {
-            Log.Anonymous(logger, options.Value.Auth.AllowAnonymous);
-        }
-
-        return Task.CompletedTask;
-    }
-
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    private static partial class Log
-    {
-        [LoggerMessage(1, LogLevel.Warning, "No Broker:Auth:SigningKey is set: anyone who can reach the broker may subscribe and publish (AllowAnonymous={AllowAnonymous})")]
-        public static partial void Anonymous(ILogger logger, bool allowAnonymous);
     }
 }

@@ -8,6 +8,3 @@ internal readonly record struct StoredChange(string Topic, long Seq, string Id, 
 
 /// <summary>What the store holds for one topic: its committed seq, its entities and its newest history, oldest first.</summary>
 internal sealed record StoredTopic(string Topic, long Seq, IReadOnlyList<KeyValuePair<string, byte[]>> Entities, IReadOnlyList<StoredChange> History);
-
-/// <summary>The store cannot commit right now (disk full, read-only file, locked too long, server unreachable).</summary>
-internal sealed class StoreUnavailableException(string message, Exception inner) : Exception(message, inner);

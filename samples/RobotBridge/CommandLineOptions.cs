@@ -1,22 +1,11 @@
-using System.Globalization;
+using System.CommandLine;
+using System.CommandLine.Parsing;
 
 namespace RobotBridge;
 
-/// <summary>The command line: <c>--name value</c> or <c>--name=value</c>.</summary>
+/// <summary>The command line, parsed by System.CommandLine (<c>--name value</c> or <c>--name=value</c>; <c>--help</c> lists them).</summary>
 internal sealed record CommandLineOptions
 {
-    public const string Usage = """
-        Usage: RobotBridge [options]
-
-          --robots <n>      robots to simulate (1-200)                default 5
-          --rate <hz>       simulation steps per second (0.1-1000)     default 10
-          --host <address>  broker's TCP bridge address                default 127.0.0.1
-          --port <port>     broker's TCP bridge port                   default 5001
-          --duration <s>    seconds to run, 0 for until Ctrl+C         default 0
-          --seed <n>        random seed, for a repeatable run          default random
-          --help            show this text
-        """;
-
     public int Robots { get; private init; } = 5;
 
     public double Rate { get; private init; } = 10;
@@ -29,75 +18,52 @@ internal sealed record CommandLineOptions
 
     public int? Seed { get; private init; }
 
-    public bool ShowHelp { get; private init; }
-
-    public static bool TryParse(IReadOnlyList<string> args, out CommandLineOptions options, out string error)
+    /// <summary>The root command; its action gets the parsed options and the cancellation System.CommandLine passes.</summary>
+    public static RootCommand CreateCommand(Func<CommandLineOptions, CancellationToken, Task<int>> run)
     {
-        options = new CommandLineOptions();
-        error = "";
-        for (var i = 0; i < args.Count; i++)
+        var defaults = new CommandLineOptions();
+        var robots = InRange(new Option<int>("--robots") { Description = "robots to simulate (1-200)", DefaultValueFactory = _ => defaults.Robots }, 1, 200);
+        var rate = InRange(new Option<double>("--rate") { Description = "simulation steps per second (0.1-1000)", DefaultValueFactory = _ => defaults.Rate }, 0.1, 1000);
+        var host = new Option<string>("--host") { Description = "broker's TCP bridge address", DefaultValueFactory = _ => defaults.Host };
+        host.Validators.Add(result =>
         {
-            var (name, value) = SplitArgument(args[i]);
-            if (name is "--help" or "-h")
+            if (string.IsNullOrEmpty(result.GetValueOrDefault<string>()))
             {
-                options = options with { ShowHelp = true };
-                continue;
+                result.AddError("--host: an address is needed.");
             }
+        });
+        var port = InRange(new Option<int>("--port") { Description = "broker's TCP bridge port", DefaultValueFactory = _ => defaults.Port }, 1, 65535);
+        var duration = InRange(new Option<int>("--duration") { Description = "seconds to run, 0 for until Ctrl+C", DefaultValueFactory = _ => 0 }, 0, int.MaxValue);
+        var seed = new Option<int?>("--seed") { Description = "random seed, for a repeatable run (default: random)" };
 
-            if (name is not ("--robots" or "--rate" or "--host" or "--port" or "--duration" or "--seed"))
+        var command = new RootCommand("RobotBridge: a simulated restaurant (robots, tables, orders) fed to TopicBroker's TCP bridge.")
+        {
+            robots, rate, host, port, duration, seed,
+        };
+        command.SetAction((parsed, cancellationToken) => run(
+            new CommandLineOptions
             {
-                error = $"Unknown option '{name}'.";
-                return false;
-            }
-
-            if (value is null)
-            {
-                if (i + 1 >= args.Count)
-                {
-                    error = $"{name} needs a value.";
-                    return false;
-                }
-
-                value = args[++i];
-            }
-
-            switch (name)
-            {
-                case "--robots" when TryInt(value, 1, 200, out var robots):
-                    options = options with { Robots = robots };
-                    break;
-                case "--rate" when double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var rate) && rate is >= 0.1 and <= 1000:
-                    options = options with { Rate = rate };
-                    break;
-                case "--host" when value.Length > 0:
-                    options = options with { Host = value };
-                    break;
-                case "--port" when TryInt(value, 1, 65535, out var port):
-                    options = options with { Port = port };
-                    break;
-                case "--duration" when TryInt(value, 0, int.MaxValue, out var seconds):
-                    options = options with { Duration = TimeSpan.FromSeconds(seconds) };
-                    break;
-                case "--seed" when TryInt(value, int.MinValue, int.MaxValue, out var seed):
-                    options = options with { Seed = seed };
-                    break;
-                default:
-                    error = $"{name}: '{value}' is not a valid value.";
-                    return false;
-            }
-        }
-
-        return true;
+                Robots = parsed.GetValue(robots),
+                Rate = parsed.GetValue(rate),
+                Host = parsed.GetValue(host)!,
+                Port = parsed.GetValue(port),
+                Duration = TimeSpan.FromSeconds(parsed.GetValue(duration)),
+                Seed = parsed.GetValue(seed),
+            },
+            cancellationToken));
+        return command;
     }
 
-    private static (string Name, string? Value) SplitArgument(string argument)
+    private static Option<T> InRange<T>(Option<T> option, T min, T max) where T : IComparable<T>
     {
-        var equals = argument.IndexOf('=', StringComparison.Ordinal);
-        return argument.StartsWith("--", StringComparison.Ordinal) && equals > 0
-            ? (argument[..equals], argument[(equals + 1)..])
-            : (argument, null);
+        option.Validators.Add(result =>
+        {
+            var value = result.GetValueOrDefault<T>();
+            if (value.CompareTo(min) < 0 || value.CompareTo(max) > 0)
+            {
+                result.AddError($"{option.Name}: '{value}' is not between {min} and {max}.");
+            }
+        });
+        return option;
     }
-
-    private static bool TryInt(string text, int min, int max, out int value) =>
-        int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out value) && value >= min && value <= max;
 }

@@ -14,7 +14,7 @@ internal sealed class PacedPublisher
 {
     private const int BatchBytes = 256 * 1024;
 
-    private readonly BridgeConnection _bridge;
+    private readonly BridgeClientConnection _bridge;
     private readonly UpdateLineWriter _lines;
     private readonly long[] _publishedPerTopic;
     private readonly byte[] _batch = new byte[BatchBytes];
@@ -23,7 +23,7 @@ internal sealed class PacedPublisher
     private long _roomWaits;
     private LatencyHistogram _lag = new();
 
-    public PacedPublisher(BridgeConnection bridge, UpdateLineWriter lines)
+    public PacedPublisher(BridgeClientConnection bridge, UpdateLineWriter lines)
     {
         _bridge = bridge;
         _lines = lines;

@@ -32,8 +32,8 @@ internal sealed class BenchContext(
     public SubscriberPool CreateSubscriberPool(IReadOnlyList<string> topics, int receiveBufferBytes) =>
         new(Target.HttpEndPoint, Target.HostHeader, Target.AccessToken, [.. topics.Select(Target.WebSocketPath)], receiveBufferBytes);
 
-    public Task<BridgeConnection> ConnectBridgeAsync(int maxInFlight, CancellationToken cancellationToken) =>
-        BridgeConnection.ConnectAsync(Target.BridgeEndPoint, maxInFlight, Target.AccessToken, cancellationToken);
+    public Task<BridgeClientConnection> ConnectBridgeAsync(int maxInFlight, CancellationToken cancellationToken) =>
+        BridgeClientConnection.ConnectAsync(Target.BridgeEndPoint, maxInFlight, Target.AccessToken, cancellationToken);
 
     /// <summary>The broker's <c>GET /api/status</c> document, or null if it has none or does not answer in time.</summary>
     public async Task<System.Text.Json.JsonElement?> TryReadBrokerStatusAsync(CancellationToken cancellationToken)

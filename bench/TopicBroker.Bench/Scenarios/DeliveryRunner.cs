@@ -164,7 +164,7 @@ internal static class DeliveryRunner
         BenchContext context,
         DeliverySettings settings,
         SubscriberPool pool,
-        BridgeConnection bridge,
+        BridgeClientConnection bridge,
         PacedPublisher publisher,
         double rate,
         int established,

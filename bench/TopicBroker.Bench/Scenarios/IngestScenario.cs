@@ -112,7 +112,7 @@ internal sealed class IngestScenario : IScenario
     private async Task<IngestMode> RunBridgeAsync(BenchContext context, int connections, CancellationToken cancellationToken)
     {
         var name = $"bridge x{connections}";
-        var bridges = new List<BridgeConnection>();
+        var bridges = new List<BridgeClientConnection>();
         try
         {
             for (var i = 0; i < connections; i++)
@@ -205,7 +205,7 @@ internal sealed class IngestScenario : IScenario
     }
 
     /// <summary>Keeps the connection's in-flight window full until <paramref name="endTimestamp"/>, in batches.</summary>
-    private async Task WriteLinesAsync(BridgeConnection bridge, string idPrefix, long endTimestamp, CancellationToken cancellationToken)
+    private async Task WriteLinesAsync(BridgeClientConnection bridge, string idPrefix, long endTimestamp, CancellationToken cancellationToken)
     {
         var lines = new UpdateLineWriter([_topic], idPrefix, IdsPerConnection, _payloadBytes);
         var batch = new byte[BatchBytes];

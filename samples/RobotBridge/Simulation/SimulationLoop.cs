@@ -1,13 +1,13 @@
-using RobotBridge.Bridge;
+using TopicBroker.Client.Bridge;
 
 namespace RobotBridge.Simulation;
 
 /// <summary>
 /// The main loop: advances the <see cref="Restaurant"/> once per tick and publishes what changed
-/// through the <see cref="BridgeClient"/>. When the broker is away the bridge's queue fills and
+/// through the client library's <see cref="BridgePublisher"/>. When the broker is away the bridge's queue fills and
 /// publishing waits, so the simulation pauses rather than piling up changes without bound.
 /// </summary>
-internal sealed class SimulationLoop(Restaurant restaurant, BridgeClient bridge, TimeSpan tick, TimeProvider time, TextWriter output)
+internal sealed class SimulationLoop(Restaurant restaurant, BridgePublisher bridge, TimeSpan tick, TimeProvider time, TextWriter output)
 {
     private static readonly TimeSpan s_reportInterval = TimeSpan.FromSeconds(5);
 

@@ -7,13 +7,14 @@ using TopicBroker.Bench.Measurement;
 namespace TopicBroker.Bench.Clients;
 
 /// <summary>
-/// One TCP bridge connection (protocol.md "TCP bridge") used pipelined: lines go out in batches
+/// The client side of one TCP bridge connection (protocol.md "TCP bridge"; the broker's side is
+/// Broker/Ingest/BridgeConnection), used pipelined: lines go out in batches
 /// without waiting, and a separate read loop matches answers to lines by order (every line gets
 /// exactly one answer, in order). The send time of every unanswered line sits in a ring, which
 /// bounds the lines in flight and gives the commit latency (send to <c>{"ok":true}</c>).
 /// One writer per connection: either a paced publisher thread or one ingest task.
 /// </summary>
-internal sealed class BridgeConnection : IAsyncDisposable
+internal sealed class BridgeClientConnection : IAsyncDisposable
 {
     private const int KeptRejectionSamples = 5;
     private const int ReadBufferBytes = 64 * 1024;
@@ -33,7 +34,7 @@ internal sealed class BridgeConnection : IAsyncDisposable
     private LatencyHistogram _commitLatency = new();
     private string? _failure;
 
-    private BridgeConnection(Socket socket, int maxInFlight)
+    private BridgeClientConnection(Socket socket, int maxInFlight)
     {
         _socket = socket;
         var ringSize = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(maxInFlight, 16));
@@ -68,7 +69,7 @@ internal sealed class BridgeConnection : IAsyncDisposable
         }
     }
 
-    public static async Task<BridgeConnection> ConnectAsync(IPEndPoint endPoint, int maxInFlight, string? accessToken, CancellationToken cancellationToken)
+    public static async Task<BridgeClientConnection> ConnectAsync(IPEndPoint endPoint, int maxInFlight, string? accessToken, CancellationToken cancellationToken)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp)
         {
@@ -84,7 +85,7 @@ internal sealed class BridgeConnection : IAsyncDisposable
                 await AuthenticateAsync(socket, accessToken, cancellationToken).ConfigureAwait(false);
             }
 
-            return new BridgeConnection(socket, maxInFlight);
+            return new BridgeClientConnection(socket, maxInFlight);
         }
         catch
         {

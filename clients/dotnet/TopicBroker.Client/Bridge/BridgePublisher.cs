@@ -4,29 +4,32 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
 
-namespace RobotBridge.Bridge;
+namespace TopicBroker.Client.Bridge;
 
 /// <summary>
-/// A client of the broker's TCP bridge (protocol.md "TCP bridge") that loses nothing across broker
-/// restarts: every line is kept until the broker answers it, lines are pipelined, and lines
-/// still unanswered when a connection drops are sent again, in their original order, on the
-/// next connection.
+/// A publisher over the broker's TCP bridge (protocol.md "TCP bridge") that loses nothing across
+/// broker restarts: every line is kept until the broker answers it, lines are pipelined, and
+/// lines still unanswered when a connection drops are sent again, in their original order, on
+/// the next connection.
 /// </summary>
 /// <remarks>
 /// Call <see cref="RunAsync"/> once and keep awaiting it: it owns the connection and reconnects
 /// with capped exponential backoff and full jitter. Publishing works whether or not a
 /// connection is up; lines wait in the queue until one is.
 /// </remarks>
-internal sealed class BridgeClient
+public sealed partial class BridgePublisher
 {
     // One write carries at most this much, so a long backlog after a reconnect goes out in
     // reasonably sized chunks while answers already flow back.
     private const int MaxWriteBytes = 64 * 1024;
 
-    private readonly BridgeClientOptions _options;
+    private static readonly byte[] s_keepAlive = "\n"u8.ToArray();
+
+    private readonly BridgePublisherOptions _options;
     private readonly TimeProvider _time;
-    private readonly TextWriter _log;
+    private readonly ILogger _logger;
 
     // Every unanswered line, oldest first. The lines before _nextToSend have been written on the
     // current connection; the broker answers in order, so each answer belongs to _lines.First.
@@ -51,13 +54,14 @@ internal sealed class BridgeClient
     private long _lastSeq;
     private int _running;
 
-    public BridgeClient(BridgeClientOptions options)
+    /// <summary>Creates a publisher; nothing connects until <see cref="RunAsync"/>.</summary>
+    public BridgePublisher(BridgePublisherOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         _options = options;
         _time = options.TimeProvider;
-        _log = TextWriter.Synchronized(options.Log);
+        _logger = options.Logger;
         _slots = new SemaphoreSlim(options.MaxUnacked, options.MaxUnacked);
     }
 
@@ -139,7 +143,7 @@ internal sealed class BridgeClient
     {
         if (Interlocked.Exchange(ref _running, 1) != 0)
         {
-            throw new InvalidOperationException("RunAsync is already running; a bridge client owns one connection at a time.");
+            throw new InvalidOperationException("RunAsync is already running; a publisher owns one connection at a time.");
         }
 
         try
@@ -158,8 +162,8 @@ internal sealed class BridgeClient
                 // A connection that did real work resets the backoff; one that the broker accepts and
                 // drops at once (it is stopping, or refuses every line) must not become a tight loop.
                 failedAttempts = outcome.Healthy ? 0 : failedAttempts + 1;
-                var delay = NextBackoff(failedAttempts);
-                Log($"{outcome.Reason}; {Unacked} lines unanswered; reconnecting in {delay.TotalMilliseconds:F0} ms");
+                var delay = Backoff.Next(_options.InitialBackoff, _options.MaxBackoff, failedAttempts);
+                Log.Reconnecting(_logger, outcome.Reason, Unacked, (long)delay.TotalMilliseconds);
                 try
                 {
                     await Task.Delay(delay, _time, cancellationToken);
@@ -211,17 +215,32 @@ internal sealed class BridgeClient
             return new ConnectionOutcome(false, false, $"connecting to {_options.Host}:{_options.Port} timed out");
         }
 
+        var stream = tcp.GetStream();
+        var progress = new ConnectionProgress();
+        if (_options.AccessToken is { } accessToken)
+        {
+            // protocol.md "Tokens": the first line carries the token; its answer comes before any other.
+            try
+            {
+                await stream.WriteAsync(FormatAuthLine(await accessToken(cancellationToken)), cancellationToken);
+            }
+            catch (Exception ex) when (ex is IOException or SocketException)
+            {
+                return new ConnectionOutcome(true, false, $"write failed ({ex.Message})");
+            }
+
+            progress.AuthAnswerPending = true;
+        }
+
         var resending = RewindForNewConnection();
         if (isReconnect)
         {
             Interlocked.Increment(ref _reconnects);
         }
 
-        Log($"connected to {_options.Host}:{_options.Port}" + (resending > 0 ? $"; resending {resending} unanswered lines" : ""));
+        Log.Connected(_logger, _options.Host, _options.Port, resending);
 
         var startedAt = _time.GetTimestamp();
-        var stream = tcp.GetStream();
-        var progress = new ConnectionProgress();
         using var connectionStop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
 
         // Three loops per connection, awaited together; the first to end ends the connection.
@@ -269,9 +288,13 @@ internal sealed class BridgeClient
             {
                 if (!TakeLinesToSend(buffer))
                 {
-                    // Nothing due: wait for a publisher (a signal raised since the last take is still pending).
-                    await _writerWakeUp.Reader.WaitToReadAsync(cancellationToken);
-                    _writerWakeUp.Reader.TryRead(out _);
+                    // Nothing due: wait for a publisher (a signal raised since the last take is still
+                    // pending), or send a blank line when the connection has been quiet for long.
+                    if (!await WaitForLinesAsync(cancellationToken))
+                    {
+                        await stream.WriteAsync(s_keepAlive, cancellationToken);
+                    }
+
                     continue;
                 }
 
@@ -287,6 +310,23 @@ internal sealed class BridgeClient
         catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException)
         {
             return $"write failed ({ex.Message})";
+        }
+    }
+
+    /// <summary>True when a publisher signalled; false when <see cref="BridgePublisherOptions.KeepAliveInterval"/> passed first.</summary>
+    private async Task<bool> WaitForLinesAsync(CancellationToken cancellationToken)
+    {
+        using var quiet = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        quiet.CancelAfter(_options.KeepAliveInterval);
+        try
+        {
+            await _writerWakeUp.Reader.WaitToReadAsync(quiet.Token);
+            _writerWakeUp.Reader.TryRead(out _);
+            return true;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return false;
         }
     }
 
@@ -326,6 +366,18 @@ internal sealed class BridgeClient
                 if (!BridgeAnswer.TryParse(line, out var answer))
                 {
                     return "the broker sent an answer that is not one (protocol mismatch?)";
+                }
+
+                if (progress.AuthAnswerPending)
+                {
+                    progress.AuthAnswerPending = false;
+                    if (!answer.Ok)
+                    {
+                        // The broker closes the connection; the token function is asked again next time.
+                        return $"the broker refused the token ({answer.Error}: {answer.Message})";
+                    }
+
+                    continue;
                 }
 
                 var problem = ApplyAnswer(answer);
@@ -374,7 +426,7 @@ internal sealed class BridgeClient
             if (answer.Ok)
             {
                 Interlocked.Increment(ref _acked);
-                Interlocked.Exchange(ref _lastSeq, answer.Seq);
+                Interlocked.Exchange(ref _lastSeq, answer.Seq ?? 0);
             }
             else
             {
@@ -390,7 +442,7 @@ internal sealed class BridgeClient
         _slots.Release();
         if (!answer.Ok)
         {
-            Log($"line rejected and dropped: {answer.Error}: {answer.Message} ({Describe(line.Utf8Line)})");
+            Log.LineRejected(_logger, answer.Error!, answer.Message, Describe(line.Utf8Line));
         }
 
         return null;
@@ -421,13 +473,6 @@ internal sealed class BridgeClient
         }
 
         return "stopped";
-    }
-
-    /// <summary>Full jitter: uniform over [0, min(cap, initial * 2^attempt)], so reconnecting bridges spread out.</summary>
-    private TimeSpan NextBackoff(int failedAttempts)
-    {
-        var ceiling = Math.Min(_options.MaxBackoff.TotalMilliseconds, _options.InitialBackoff.TotalMilliseconds * Math.Pow(2, Math.Min(failedAttempts, 30)));
-        return TimeSpan.FromMilliseconds(Random.Shared.NextDouble() * ceiling);
     }
 
     private static byte[] FormatLine(string topic, string id, JsonObject? data)
@@ -480,8 +525,20 @@ internal sealed class BridgeClient
         return $"a line of {utf8Line.Length} bytes";
     }
 
-    private void Log(string message) =>
-        _log.WriteLine($"{_time.GetLocalNow():HH:mm:ss.fff} bridge: {message}");
+    private static byte[] FormatAuthLine(string token)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(token);
+        var buffer = new ArrayBufferWriter<byte>(token.Length + 16);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("auth", token);
+            writer.WriteEndObject();
+        }
+
+        buffer.Write("\n"u8);
+        return buffer.WrittenSpan.ToArray();
+    }
 
     private static TaskCompletionSource CreateCompletedSource()
     {
@@ -505,6 +562,9 @@ internal sealed class BridgeClient
         public bool AnsweredAny { get; set; }
 
         public bool AnswerTimedOut { get; set; }
+
+        /// <summary>The auth line went out first on this connection and its answer has not come yet.</summary>
+        public bool AuthAnswerPending { get; set; }
     }
 
     private readonly record struct ConnectionOutcome(bool Connected, bool Healthy, string Reason);

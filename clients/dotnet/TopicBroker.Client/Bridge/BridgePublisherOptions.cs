@@ -1,13 +1,23 @@
-namespace RobotBridge.Bridge;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
-/// <summary>Settings of a <see cref="BridgeClient"/>. The defaults suit a bridge on the broker's machine.</summary>
-internal sealed class BridgeClientOptions
+namespace TopicBroker.Client.Bridge;
+
+/// <summary>Settings of a <see cref="BridgePublisher"/>. The defaults suit a publisher on the broker's machine.</summary>
+public sealed class BridgePublisherOptions
 {
     /// <summary>The broker's bridge address (<c>Broker:TcpBridge:Address</c>).</summary>
     public string Host { get; init; } = "127.0.0.1";
 
     /// <summary>The broker's bridge port (<c>Broker:TcpBridge:Port</c>).</summary>
     public int Port { get; init; } = 5001;
+
+    /// <summary>
+    /// Gets the JWT sent as each connection's first line (<c>{"auth":"..."}</c>) when the broker
+    /// requires tokens; asked again for every connection, so a connection closed because its
+    /// token expired comes back with a fresh one. Null for a broker without auth.
+    /// </summary>
+    public Func<CancellationToken, ValueTask<string>>? AccessToken { get; init; }
 
     /// <summary>
     /// Lines kept until the broker answers them. <c>PublishAsync</c> waits while this many are
@@ -32,11 +42,17 @@ internal sealed class BridgeClientOptions
     /// </summary>
     public TimeSpan AnswerTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Clock for backoff delays and the answer timeout; tests pass a fake one.</summary>
+    /// <summary>
+    /// A blank line goes out after this long without sending anything, so the broker does not close
+    /// an idle connection (<c>Broker:TcpBridge:IdleTimeout</c>, 2 minutes by default).
+    /// </summary>
+    public TimeSpan KeepAliveInterval { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Clock for backoff delays, keep-alives and the answer timeout; tests pass a fake one.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
     /// <summary>Where connection events and rejected lines are reported.</summary>
-    public TextWriter Log { get; init; } = Console.Error;
+    public ILogger Logger { get; init; } = NullLogger.Instance;
 
     internal void Validate()
     {
@@ -48,7 +64,8 @@ internal sealed class BridgeClientOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxBackoff, InitialBackoff);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(ConnectTimeout, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfLessThan(AnswerTimeout, TimeSpan.FromMilliseconds(10));
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(KeepAliveInterval, TimeSpan.Zero);
         ArgumentNullException.ThrowIfNull(TimeProvider);
-        ArgumentNullException.ThrowIfNull(Log);
+        ArgumentNullException.ThrowIfNull(Logger);
     }
 }

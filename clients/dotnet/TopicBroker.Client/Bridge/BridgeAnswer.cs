@@ -1,9 +1,12 @@
 using System.Text.Json;
 
-namespace RobotBridge.Bridge;
+namespace TopicBroker.Client.Bridge;
 
-/// <summary>One answer line of the bridge: <c>{"ok":true,"seq":N}</c> or <c>{"ok":false,"error":..,"message":..}</c>.</summary>
-internal readonly record struct BridgeAnswer(bool Ok, long Seq, string? Error, string? Message)
+/// <summary>
+/// One answer line of the bridge: <c>{"ok":true,"seq":N}</c>, <c>{"ok":true}</c> to an auth line,
+/// or <c>{"ok":false,"error":..,"message":..}</c>.
+/// </summary>
+internal readonly record struct BridgeAnswer(bool Ok, long? Seq, string? Error, string? Message)
 {
     /// <summary>
     /// The broker could not take the line right now (protocol.md "TCP bridge"): the line is kept and
@@ -25,18 +28,24 @@ internal readonly record struct BridgeAnswer(bool Ok, long Seq, string? Error, s
 
             if (ok.ValueKind == JsonValueKind.True)
             {
-                if (!root.TryGetProperty("seq", out var seq) || !seq.TryGetInt64(out var seqValue))
+                long? seq = null;
+                if (root.TryGetProperty("seq", out var seqElement))
                 {
-                    return false;
+                    if (!seqElement.TryGetInt64(out var seqValue))
+                    {
+                        return false;
+                    }
+
+                    seq = seqValue;
                 }
 
-                answer = new BridgeAnswer(true, seqValue, null, null);
+                answer = new BridgeAnswer(true, seq, null, null);
                 return true;
             }
 
             if (ok.ValueKind == JsonValueKind.False)
             {
-                answer = new BridgeAnswer(false, 0, GetString(root, "error") ?? "unknown", GetString(root, "message"));
+                answer = new BridgeAnswer(false, null, GetString(root, "error") ?? "unknown", GetString(root, "message"));
                 return true;
             }
 

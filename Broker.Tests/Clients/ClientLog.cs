@@ -1,19 +1,16 @@
-using System.Text;
+using Microsoft.Extensions.Logging;
 
-namespace TopicBroker.Tests.Samples;
+namespace TopicBroker.Tests.Clients;
 
 /// <summary>
-/// The log of a RobotBridge <c>BridgeClient</c>, kept so that a test can wait for what the client
-/// reports it did (lost a connection, gave up on an answer) instead of guessing when it did it.
+/// The log of a TopicBroker.Client object, kept so that a test can wait for what the client reports
+/// it did (lost a connection, gave up on an answer) instead of guessing when it did it.
 /// </summary>
-internal sealed class BridgeClientLog : TextWriter
+internal sealed class ClientLog : ILogger
 {
     private readonly Lock _lock = new();
     private readonly List<string> _lines = [];
     private readonly List<(string Fragment, int Skip, TaskCompletionSource Seen)> _waiters = [];
-    private readonly StringBuilder _partial = new();
-
-    public override Encoding Encoding => Encoding.UTF8;
 
     /// <summary>How many lines have been logged so far; a later wait can ask for newer ones only.</summary>
     public int Count
@@ -52,37 +49,13 @@ internal sealed class BridgeClientLog : TextWriter
         return seen.Task.DefaultTimeout();
     }
 
-    public override void Write(char value)
+    public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+    public bool IsEnabled(LogLevel logLevel) => true;
+
+    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
     {
-        string line;
-        lock (_lock)
-        {
-            if (value != '\n')
-            {
-                _partial.Append(value);
-                return;
-            }
-
-            line = _partial.ToString().TrimEnd('\r');
-            _partial.Clear();
-        }
-
-        AddLine(line);
-    }
-
-    public override void WriteLine(string? value)
-    {
-        lock (_lock)
-        {
-            value = _partial + value;
-            _partial.Clear();
-        }
-
-        AddLine(value);
-    }
-
-    private void AddLine(string line)
-    {
+        var line = $"{DateTimeOffset.UtcNow:HH:mm:ss.fff} {logLevel}: {formatter(state, exception)}";
         List<TaskCompletionSource> seen = [];
         lock (_lock)
         {

@@ -2,16 +2,17 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
-using RobotBridge.Bridge;
 using RobotBridge.Simulation;
+using TopicBroker.Client.Bridge;
 
-namespace TopicBroker.Tests.Samples;
+namespace TopicBroker.Tests.Clients;
 
 /// <summary>
-/// RobotBridge's <see cref="BridgeClient"/> (samples/RobotBridge/Bridge) against real brokers that
-/// restart on the same bridge port and database: nothing the simulator publishes is lost.
+/// The .NET client's <see cref="BridgePublisher"/> (clients/dotnet), fed by RobotBridge's
+/// simulation, against real brokers that restart on the same bridge port and database: nothing
+/// it publishes is lost.
 /// </summary>
-public sealed class BridgeClientTests
+public sealed class BridgePublisherTests
 {
     private const int SigStop = 19;
 
@@ -19,8 +20,8 @@ public sealed class BridgeClientTests
 
     private string _directory = null!;
     private int _bridgePort;
-    private BridgeClientLog _log = null!;
-    private BridgeClient _client = null!;
+    private ClientLog _log = null!;
+    private BridgePublisher _client = null!;
     private CancellationTokenSource _stopClient = null!;
     private Task? _clientRun;
 
@@ -29,7 +30,7 @@ public sealed class BridgeClientTests
     {
         _directory = Directory.CreateTempSubdirectory("topicbroker-bridgeclient-").FullName;
         _bridgePort = FreeLoopbackPort();
-        _log = new BridgeClientLog();
+        _log = new ClientLog();
         _stopClient = new CancellationTokenSource();
     }
 
@@ -54,7 +55,7 @@ public sealed class BridgeClientTests
     }
 
     [Test]
-    public async Task BridgeClient_BrokerRestartsGracefully_LinesPublishedWhileAwayReachTheNextBrokerOnce()
+    public async Task Publisher_BrokerRestartsGracefully_LinesPublishedWhileAwayReachTheNextBrokerOnce()
     {
         var restaurant = new Restaurant(4, new Random(5));
         var expected = new ExpectedState();
@@ -84,7 +85,7 @@ public sealed class BridgeClientTests
     }
 
     [Test]
-    public async Task BridgeClient_BrokerDiesWithLinesUnanswered_ResendsThemToTheRestartedBroker()
+    public async Task Publisher_BrokerDiesWithLinesUnanswered_ResendsThemToTheRestartedBroker()
     {
         var restaurant = new Restaurant(4, new Random(9));
         var expected = new ExpectedState();
@@ -115,16 +116,47 @@ public sealed class BridgeClientTests
         Assert.That(_client.Acked, Is.EqualTo(expected.LinesPublished), "every line answered exactly once, by one broker or the other");
     }
 
-    private void StartClient(TimeSpan? answerTimeout = null)
+    [Test]
+    public async Task Publisher_WithToken_AuthenticatesEveryConnection_AndALineOutsideItsGrantsIsDropped()
     {
-        _client = new BridgeClient(new BridgeClientOptions
+        var tokensAsked = 0;
+        var logged = 0;
+        StartClient(accessToken: _ =>
+        {
+            Interlocked.Increment(ref tokensAsked);
+            return ValueTask.FromResult(TestTokens.Create(publish: ["robots"]));
+        });
+        await using (var first = await BrokerHost.StartAsync(TestTokens.AuthSettings(BridgeSettings()), _directory))
+        {
+            await _client.PublishAsync("robots", "robot-1", new JsonObject { ["battery"] = 90 }).DefaultTimeout();
+            await _client.PublishAsync("tables", "T1", new JsonObject { ["state"] = "free" }).DefaultTimeout();
+            await WaitAllAnsweredAsync();
+            logged = _log.Count;
+            await first.StopAsync();
+        }
+
+        await _log.WaitForAsync("reconnecting in", logged);
+        await _client.PublishAsync("robots", "robot-1", new JsonObject { ["battery"] = 89 }).DefaultTimeout();
+        await using var second = await BrokerHost.StartAsync(TestTokens.AuthSettings(BridgeSettings()), _directory);
+        await WaitAllAnsweredAsync();
+
+        Assert.That((_client.Acked, _client.Rejected), Is.EqualTo((2, 1)), _log.ToString());
+        Assert.That(_log.ToString(), Does.Contain("rejected and dropped: forbidden"));
+        Assert.That(tokensAsked, Is.GreaterThanOrEqualTo(2), "a token for each connection");
+        Assert.That(_client.LastSeq, Is.EqualTo(await second.PublishAsync("robots", "robot-2", "{}") - 1));
+    }
+
+    private void StartClient(TimeSpan? answerTimeout = null, Func<CancellationToken, ValueTask<string>>? accessToken = null)
+    {
+        _client = new BridgePublisher(new BridgePublisherOptions
         {
             Port = _bridgePort,
+            AccessToken = accessToken,
             // Back within a fraction of a second once the next broker listens.
             InitialBackoff = TimeSpan.FromMilliseconds(20),
             MaxBackoff = TimeSpan.FromMilliseconds(200),
-            AnswerTimeout = answerTimeout ?? new BridgeClientOptions().AnswerTimeout,
-            Log = _log,
+            AnswerTimeout = answerTimeout ?? new BridgePublisherOptions().AnswerTimeout,
+            Logger = _log,
         });
         _clientRun = _client.RunAsync(_stopClient.Token);
     }
