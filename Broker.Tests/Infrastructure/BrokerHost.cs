@@ -53,7 +53,8 @@ internal sealed class BrokerHost : IAsyncDisposable
     public static async Task<BrokerHost> StartAsync(
         IDictionary<string, string?>? settings = null,
         string? directory = null,
-        int httpPort = 0)
+        int httpPort = 0,
+        Action<IServiceCollection>? services = null)
     {
         var ownsDirectory = directory is null;
         directory ??= System.IO.Directory.CreateTempSubdirectory("topicbroker-test-").FullName;
@@ -78,6 +79,8 @@ internal sealed class BrokerHost : IAsyncDisposable
         {
             builder.Configuration.AddInMemoryCollection(config);
             builder.Services.AddSingleton<ILogEventSink>(logs);
+            // For example a FakeTimeProvider, which the broker then uses instead of the system clock.
+            services?.Invoke(builder.Services);
         });
         var host = new BrokerHost(app, logs, directory, ownsDirectory);
         try

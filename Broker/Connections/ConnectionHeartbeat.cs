@@ -86,12 +86,12 @@ internal sealed partial class ConnectionHeartbeat(
             else if (now >= connection.TokenExpiresTimestamp)
             {
                 Log.TokenExpired(logger, connection.Id, connection.Topic.Name);
-                connection.RequestClose(CloseCodes.TokenExpired, CloseCodes.TokenExpiredReason, drain: false);
+                connection.RequestClose(CloseCodes.TokenExpired, CloseCodes.TokenExpiredReason, CloseDrain.OwedReplies);
             }
             else if (now - connection.LastActivityTimestamp > pongTimeout)
             {
                 Log.PongTimeout(logger, connection.Id, connection.Topic.Name, _options.PongTimeout);
-                connection.RequestClose(CloseCodes.PongTimeout, CloseCodes.PongTimeoutReason, drain: false);
+                connection.RequestClose(CloseCodes.PongTimeout, CloseCodes.PongTimeoutReason, CloseDrain.OwedReplies);
             }
         }
     }

@@ -141,7 +141,7 @@ internal sealed partial class ConnectionManager
         {
             // Every ending passes through RequestClose, which leaves the topic; this one only
             // matters if RunAsync itself threw.
-            connection.RequestClose(CloseCodes.InternalError, CloseCodes.InternalErrorReason, drain: false);
+            connection.RequestClose(CloseCodes.InternalError, CloseCodes.InternalErrorReason, CloseDrain.Nothing);
             _connections.TryRemove(id, out _);
             topic.Counters.AddFramesSentByClosedConnection(connection.FramesSent);
             Log.ConnectionRemoved(_logger, id, topicName, connection.FramesSent);
@@ -201,7 +201,7 @@ internal sealed partial class ConnectionManager
         var spreadMs = (long)Options.ShutdownReconnectSpread.TotalMilliseconds;
         var reconnectAfterMs = spreadMs <= 0 ? 0 : Random.Shared.NextInt64(spreadMs);
         var frame = FrameSerializer.Shutdown(connection.Topic.Name, CloseCodes.ShuttingDownReason, reconnectAfterMs, connection.Topic.Seq);
-        connection.RequestClose(CloseCodes.GoingAway, CloseCodes.ShuttingDownReason, drain: true, frame, Options.ShutdownTimeout);
+        connection.RequestClose(CloseCodes.GoingAway, CloseCodes.ShuttingDownReason, CloseDrain.Everything, frame, Options.ShutdownTimeout);
     }
 
     /// <summary>Closes a socket that never became a connection: no send loop exists yet, so this is its only writer.</summary>

@@ -18,7 +18,13 @@ namespace TopicBroker.Connections;
 /// idle period, on the first frame after <see cref="TakeBatch"/> found nothing. The ring grows
 /// on demand and is let go when it drains, so an idle subscriber holds no array.
 /// </remarks>
-internal sealed class SendQueue(int capacity, DeliveryPolicy policy, TopicCounters counters)
+/// <remarks>
+/// Replies the broker owes the client (pongs, error and auth answers) have a FIFO of their own,
+/// bounded by <paramref name="owedCapacity"/> and taken ahead of data, so a data overflow or a
+/// close never drops them (protocol.md "Close codes", "What goes out before a close"): completing
+/// the queue stops data only, and the replies stay until <see cref="CompleteOwed"/>.
+/// </remarks>
+internal sealed class SendQueue(int capacity, DeliveryPolicy policy, TopicCounters counters, int owedCapacity = 64)
 {
     private const int InitialRing = 4;
 
@@ -29,6 +35,8 @@ internal sealed class SendQueue(int capacity, DeliveryPolicy policy, TopicCounte
     private OutboundFrame[]? _ring;
     private int _head;
     private int _count;
+    private Queue<OutboundFrame>? _owed;
+    private bool _owedCompleted;
     private Dictionary<string, OutboundFrame>? _conflated;
     private bool _conflating;
     private bool _completed;
@@ -89,21 +97,24 @@ internal sealed class SendQueue(int capacity, DeliveryPolicy policy, TopicCounte
     }
 
     /// <summary>
-    /// A frame of the connection's own (pong, error, auth answer). With no room: dropped and
-    /// counted on a 'latest' topic (such a client is never closed for being slow), an overflow otherwise.
+    /// A reply the broker owes the client (pong, error, auth answer), queued apart from data and
+    /// taken first. With more unread than <c>owedCapacity</c> (the client sends but does not
+    /// read): dropped and counted on a 'latest' topic (such a client is never closed for being
+    /// slow), an overflow otherwise.
     /// </summary>
     public EnqueueResult EnqueueReply(OutboundFrame frame)
     {
         lock (_gate)
         {
-            if (_completed)
+            if (_owedCompleted)
             {
                 return EnqueueResult.Ignored;
             }
 
-            if (_count < capacity)
+            _owed ??= new Queue<OutboundFrame>(4);
+            if (_owed.Count < owedCapacity)
             {
-                Push(frame);
+                _owed.Enqueue(frame);
                 return Wake();
             }
 
@@ -113,7 +124,31 @@ internal sealed class SendQueue(int capacity, DeliveryPolicy policy, TopicCounte
                 return EnqueueResult.Dropped;
             }
 
-            return OverflowLocked(dropped: 1);
+            return _completed ? EnqueueResult.Ignored : OverflowLocked(dropped: 1);
+        }
+    }
+
+    /// <summary>Takes nothing owed from now on and returns what is still owed (the close sequence sends it).</summary>
+    public List<OutboundFrame> CompleteOwed()
+    {
+        lock (_gate)
+        {
+            _owedCompleted = true;
+            var rest = _owed is { Count: > 0 } ? [.. _owed] : new List<OutboundFrame>();
+            _owed = null;
+            return rest;
+        }
+    }
+
+    /// <summary>Owed replies waiting (not yet taken).</summary>
+    public int OwedCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _owed?.Count ?? 0;
+            }
         }
     }
 
@@ -134,7 +169,7 @@ internal sealed class SendQueue(int capacity, DeliveryPolicy policy, TopicCounte
         }
     }
 
-    /// <summary>Takes nothing more from now on; what is queued stays for the consumer. True when the consumer must be woken to see it.</summary>
+    /// <summary>Takes no more data from now on (owed replies still, until <see cref="CompleteOwed"/>); what is queued stays for the consumer. True when the consumer must be woken to see it.</summary>
     public bool Complete()
     {
         lock (_gate)
@@ -149,10 +184,32 @@ internal sealed class SendQueue(int capacity, DeliveryPolicy policy, TopicCounte
     /// empty, what conflation holds, oldest change first. Returns false when nothing was pending:
     /// the consumer then parks, and the next enqueue asks for a wake-up again.
     /// </summary>
-    public bool TakeBatch(List<OutboundFrame> batch, int maxBytes = int.MaxValue)
+    public bool TakeBatch(List<OutboundFrame> batch, int maxBytes = int.MaxValue, bool includeData = true)
     {
         lock (_gate)
         {
+            // Owed replies first: they answer the client, and no data may hold them up.
+            var owed = 0;
+            if (_owed is { Count: > 0 })
+            {
+                owed = _owed.Count;
+                while (_owed.TryDequeue(out var reply))
+                {
+                    batch.Add(reply);
+                }
+            }
+
+            if (!includeData)
+            {
+                if (owed > 0)
+                {
+                    return true;
+                }
+
+                _scheduled = false;
+                return false;
+            }
+
             if (_count > 0)
             {
                 // At least one frame, then up to maxBytes of payload: a pass's write stays bounded.
@@ -187,6 +244,7 @@ internal sealed class SendQueue(int capacity, DeliveryPolicy policy, TopicCounte
             {
                 if (_conflated is { Count: > 0 })
                 {
+                    // (The owed replies taken above go first.)
                     var start = batch.Count;
                     batch.AddRange(_conflated.Values);
                     batch.Sort(start, batch.Count - start, SeqOrder.Instance);
@@ -197,6 +255,11 @@ internal sealed class SendQueue(int capacity, DeliveryPolicy policy, TopicCounte
                 // Caught up: back to plain queuing.
                 _conflating = false;
                 _conflated = null;
+            }
+
+            if (owed > 0)
+            {
+                return true;
             }
 
             _scheduled = false;

@@ -33,6 +33,7 @@ internal sealed partial class WebSocketConnection : ITopicSubscriber
     private long _lastActivityTimestamp;
     private long _closeDeadlineTimestamp = long.MaxValue;
     private long _framesSent;
+    private volatile bool _lingerOnEnd;
 
     public WebSocketConnection(
         long id,
@@ -59,7 +60,10 @@ internal sealed partial class WebSocketConnection : ITopicSubscriber
         _tokenExpiresTimestamp = tokenExpiresTimestamp;
         _logger = logger;
         _lastActivityTimestamp = nowTimestamp;
-        _queue = new SendQueue(settings.QueueCapacity, settings.Policy, topic.Counters);
+        // Replies answer client messages, which the rate limiter bounds to a burst of twice the
+        // rate; room for twice that again lets a busy sender fall behind a full-rate client for a
+        // moment. More unsent means the client sends but does not read.
+        _queue = new SendQueue(settings.QueueCapacity, settings.Policy, topic.Counters, owedCapacity: Math.Max(64, 4 * settings.MessagesPerSecond));
         _worker = manager.Workers.For(id);
     }
 
@@ -117,7 +121,8 @@ internal sealed partial class WebSocketConnection : ITopicSubscriber
     /// <summary>Closes with 1013 after an overflow; the queue already took nothing more and counted what it dropped.</summary>
     public void CloseAsSlowConsumer()
     {
-        if (RequestClose(CloseCodes.TryAgainLater, CloseCodes.SlowConsumerReason, drain: false))
+        // Its full queue cannot be sent; the replies it is owed still are (protocol.md "Close codes").
+        if (RequestClose(CloseCodes.TryAgainLater, CloseCodes.SlowConsumerReason, CloseDrain.OwedReplies))
         {
             _manager.OnSlowConsumer(this);
         }
@@ -138,11 +143,11 @@ internal sealed partial class WebSocketConnection : ITopicSubscriber
     }
 
     /// <summary>
-    /// Asks the send loop to close the socket. With <paramref name="drain"/> the frames already
-    /// queued go out first; then <paramref name="finalFrame"/>, if any; then the close frame.
+    /// Asks the sender to close the socket. What <paramref name="drain"/> lets out of the queues
+    /// goes first; then <paramref name="finalFrame"/>, if any; then the close frame.
     /// Only the first request counts. Returns whether this call was the first.
     /// </summary>
-    public bool RequestClose(WebSocketCloseStatus status, string reason, bool drain, OutboundFrame? finalFrame = null, TimeSpan? timeout = null)
+    public bool RequestClose(WebSocketCloseStatus status, string reason, CloseDrain drain, OutboundFrame? finalFrame = null, TimeSpan? timeout = null)
     {
         var request = new CloseRequest(status, reason, drain, finalFrame);
         if (Interlocked.CompareExchange(ref _close, request, null) is not null)
@@ -171,7 +176,7 @@ internal sealed partial class WebSocketConnection : ITopicSubscriber
     /// <summary>Drops the TCP connection at once; both loops end with an error they expect.</summary>
     public void Abort()
     {
-        RequestClose(CloseCodes.InternalError, CloseCodes.InternalErrorReason, drain: false);
+        RequestClose(CloseCodes.InternalError, CloseCodes.InternalErrorReason, CloseDrain.Nothing);
         _socket.Abort();
     }
 
@@ -183,6 +188,44 @@ internal sealed partial class WebSocketConnection : ITopicSubscriber
         // then waits for the client's close frame, bounded by the heartbeat's close deadline.
         await _sendDone.Task.ConfigureAwait(false);
         await receiving.ConfigureAwait(false);
+        if (_lingerOnEnd)
+        {
+            await LingerAsync().ConfigureAwait(false);
+            _socket.Abort();
+        }
+    }
+
+    /// <summary>
+    /// After .NET's WebSocket failed the connection for a protocol violation (1002) or a text frame
+    /// that is not UTF-8 (1007), it has written its close frame but left the client's input unread;
+    /// ending the connection now would reset it, and the reset destroys that close frame in the
+    /// client's kernel. So, like the bridge's lingering close, read and discard what the client
+    /// still sends until it closes, for at most <see cref="BrokerOptions.CloseTimeout"/>
+    /// (protocol.md "Close codes").
+    /// </summary>
+    private async Task LingerAsync()
+    {
+        if (_stream is null)
+        {
+            return;
+        }
+
+        using var linger = new CancellationTokenSource(_manager.Options.CloseTimeout, _manager.TimeProvider);
+        var scratch = ArrayPool<byte>.Shared.Rent(4096);
+        try
+        {
+            while (await _stream.ReadAsync(scratch.AsMemory(), linger.Token).ConfigureAwait(false) > 0)
+            {
+            }
+        }
+        catch (Exception ex) when (IsConnectionFailure(ex))
+        {
+            // Gone, or still sending after the linger: the connection ends regardless.
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(scratch);
+        }
     }
 
     /// <summary>Most payload bytes one write carries; more waits for the next write of the same pass.</summary>
@@ -210,7 +253,9 @@ internal sealed partial class WebSocketConnection : ITopicSubscriber
         {
             for (var writes = 0; writes < MaxWritesPerPass; writes++)
             {
-                if (_close is { Drain: false } || !_queue.TakeBatch(batch, MaxWriteBytes))
+                // A close that does not drain everything lets out the owed replies only (or nothing).
+                var close = Volatile.Read(ref _close);
+                if (close is { Drain: CloseDrain.Nothing } || !_queue.TakeBatch(batch, MaxWriteBytes, includeData: close is not { Drain: not CloseDrain.Everything }))
                 {
                     // Drained (or told to stop): with a close requested, it is due now.
                     if (_close is not null)
@@ -309,6 +354,15 @@ internal sealed partial class WebSocketConnection : ITopicSubscriber
         try
         {
             var close = Volatile.Read(ref _close)!;
+
+            // The replies the broker owes go out with every close but the client's own (and a
+            // failure); nothing can be queued after this.
+            var owed = _queue.CompleteOwed();
+            if (close.Drain != CloseDrain.Nothing && owed.Count > 0 && _socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
+            {
+                await WriteBatch(owed).ConfigureAwait(false);
+            }
+
             if (close.FinalFrame is not null && _socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
             {
                 await _socket.SendAsync(close.FinalFrame.Payload, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None).ConfigureAwait(false);
@@ -330,8 +384,7 @@ internal sealed partial class WebSocketConnection : ITopicSubscriber
         }
         catch (Exception ex) when (IsConnectionFailure(ex))
         {
-            Log.SendFailed(_logger, Id, Topic.Name, ex);
-            Abort();
+            OnSendFailed(ex);
         }
         catch (Exception ex)
         {
@@ -347,7 +400,16 @@ internal sealed partial class WebSocketConnection : ITopicSubscriber
     private void OnSendFailed(Exception ex)
     {
         Log.SendFailed(_logger, Id, Topic.Name, ex);
-        Abort();
+        if (_lingerOnEnd)
+        {
+            // The receive side failed the socket and lingers; RunAsync aborts after that.
+            RequestClose(CloseCodes.InternalError, CloseCodes.InternalErrorReason, CloseDrain.Nothing);
+        }
+        else
+        {
+            Abort();
+        }
+
         _sendDone.TrySetResult();
     }
 
@@ -355,7 +417,7 @@ internal sealed partial class WebSocketConnection : ITopicSubscriber
     private void OnSendFaulted(Exception ex)
     {
         Log.LoopFaulted(_logger, Id, Topic.Name, "send", ex);
-        RequestClose(CloseCodes.InternalError, CloseCodes.InternalErrorReason, drain: false);
+        RequestClose(CloseCodes.InternalError, CloseCodes.InternalErrorReason, CloseDrain.Nothing);
         _closing = CloseAfterFaultAsync();
     }
 
@@ -410,13 +472,21 @@ internal sealed partial class WebSocketConnection : ITopicSubscriber
 
                 if (peek.MessageType == WebSocketMessageType.Binary)
                 {
-                    RequestClose(CloseCodes.Unsupported, CloseCodes.BinaryReason, drain: false);
+                    RequestClose(CloseCodes.Unsupported, CloseCodes.BinaryReason, CloseDrain.Everything);
                     await DiscardMessageAsync(peek).ConfigureAwait(false);
                     continue;
                 }
 
                 await ReceiveTextMessageAsync(peek).ConfigureAwait(false);
             }
+        }
+        catch (WebSocketException ex) when (ex.WebSocketErrorCode == WebSocketError.Faulted && _stream is not null)
+        {
+            // .NET's WebSocket found a protocol violation or bad UTF-8 and wrote its close frame
+            // (1002 or 1007); sending stops, and RunAsync lingers so the client can read it.
+            Log.ProtocolViolation(_logger, Id, Topic.Name, ex.Message);
+            _lingerOnEnd = true;
+            RequestClose(WebSocketCloseStatus.ProtocolError, ex.Message, CloseDrain.Nothing);
         }
         catch (Exception ex) when (IsConnectionFailure(ex))
         {
@@ -425,9 +495,9 @@ internal sealed partial class WebSocketConnection : ITopicSubscriber
         }
         catch (Exception ex)
         {
-            // A bug, not the network: logged once; the send loop sends the 1011 close.
+            // A bug, not the network: logged once; the sender sends the 1011 close.
             Log.LoopFaulted(_logger, Id, Topic.Name, "receive", ex);
-            RequestClose(CloseCodes.InternalError, CloseCodes.InternalErrorReason, drain: false);
+            RequestClose(CloseCodes.InternalError, CloseCodes.InternalErrorReason, CloseDrain.Nothing);
         }
     }
 
@@ -444,7 +514,7 @@ internal sealed partial class WebSocketConnection : ITopicSubscriber
                 {
                     if (buffer.Length > _maxMessageBytes)
                     {
-                        RequestClose(CloseCodes.MessageTooBig, CloseCodes.TooBigReason, drain: false);
+                        RequestClose(CloseCodes.MessageTooBig, CloseCodes.TooBigReason, CloseDrain.Everything);
                         await DiscardMessageAsync(result).ConfigureAwait(false);
                         return;
                     }
@@ -467,14 +537,14 @@ internal sealed partial class WebSocketConnection : ITopicSubscriber
 
             if (count > _maxMessageBytes)
             {
-                RequestClose(CloseCodes.MessageTooBig, CloseCodes.TooBigReason, drain: false);
+                RequestClose(CloseCodes.MessageTooBig, CloseCodes.TooBigReason, CloseDrain.Everything);
                 return;
             }
 
             if (!_rateLimiter.TryTake(_manager.TimeProvider.GetTimestamp()))
             {
                 _manager.OnRateLimited(this);
-                RequestClose(CloseCodes.PolicyViolation, CloseCodes.RateLimitReason, drain: false);
+                RequestClose(CloseCodes.PolicyViolation, CloseCodes.RateLimitReason, CloseDrain.Everything);
                 return;
             }
 
@@ -517,7 +587,7 @@ internal sealed partial class WebSocketConnection : ITopicSubscriber
     {
         // Echo the client's code, as RFC 6455 section 5.5.1 asks; the send loop sends it.
         var status = _socket.CloseStatus ?? WebSocketCloseStatus.NormalClosure;
-        RequestClose(status == WebSocketCloseStatus.Empty ? WebSocketCloseStatus.NormalClosure : status, string.Empty, drain: false);
+        RequestClose(status == WebSocketCloseStatus.Empty ? WebSocketCloseStatus.NormalClosure : status, string.Empty, CloseDrain.Nothing);
     }
 
     private void Touch() => Volatile.Write(ref _lastActivityTimestamp, _manager.TimeProvider.GetTimestamp());
@@ -529,5 +599,5 @@ internal sealed partial class WebSocketConnection : ITopicSubscriber
     /// <summary>Per-connection settings fixed at admission.</summary>
     internal readonly record struct ConnectionSettings(int QueueCapacity, int MaxMessageBytes, int MessagesPerSecond, DeliveryPolicy Policy);
 
-    private sealed record CloseRequest(WebSocketCloseStatus Status, string Reason, bool Drain, OutboundFrame? FinalFrame);
+    private sealed record CloseRequest(WebSocketCloseStatus Status, string Reason, CloseDrain Drain, OutboundFrame? FinalFrame);
 }

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using TopicBroker.Connections;
 using TopicBroker.Diagnostics;
@@ -55,7 +56,8 @@ internal static class BrokerApplication
             // The host must outwait the broker's own shutdown, or it would cut the drain short.
             host.ShutdownTimeout = broker.Value.ShutdownTimeout + TimeSpan.FromSeconds(5));
 
-        services.AddSingleton(TimeProvider.System);
+        // TryAdd: a host (a test with a FakeTimeProvider) may bring its own clock.
+        services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<TopicRegistry>();
         services.AddSingleton<TokenValidator>();
         services.AddSingleton<OriginPolicy>();

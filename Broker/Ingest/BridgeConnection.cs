@@ -29,6 +29,9 @@ internal sealed partial class BridgeConnection : IDisposable
     private readonly int _maxLineBytes;
     private readonly TimeSpan _idleTimeout;
     private readonly ILogger _logger;
+    // Never disposed: shutdown's walk may call StopReading at any moment, even after this
+    // connection has ended and been disposed (a Cancel then has nothing left to cancel). It holds
+    // no timer, so leaving it to the GC costs nothing.
     private readonly CancellationTokenSource _stopReading = new();
     private readonly CancellationTokenSource _readDeadline = new();
     private readonly CancellationTokenSource _writeDeadline = new();
@@ -64,7 +67,10 @@ internal sealed partial class BridgeConnection : IDisposable
 
     public long LinesRead { get; private set; }
 
-    /// <summary>Ends the read loop after the line in hand; lines already read are still answered.</summary>
+    /// <summary>
+    /// Ends the read loop after the line in hand; lines already read are still answered. Safe at
+    /// any time: before the connection runs, while it runs, and after it ended and was disposed.
+    /// </summary>
     public void StopReading() => _stopReading.Cancel();
 
     public async Task RunAsync()
@@ -87,7 +93,6 @@ internal sealed partial class BridgeConnection : IDisposable
     public void Dispose()
     {
         _stream.Dispose();
-        _stopReading.Dispose();
         _readDeadline.Dispose();
         _writeDeadline.Dispose();
         _abort.Dispose();

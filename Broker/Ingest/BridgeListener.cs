@@ -47,6 +47,15 @@ internal sealed partial class BridgeListener : BackgroundService, IIngestSource
 
     public bool IsListening => _listener is not null && !_stopAccepting.IsCancellationRequested;
 
+    /// <summary>Test seam: awaited after a socket is accepted, before its connection is registered.</summary>
+    internal Func<Task>? OnAcceptedForTest { get; set; }
+
+    /// <summary>Test seam: awaited after shutdown took its list of connections, before it stops each.</summary>
+    internal Func<Task>? OnStopWalkForTest { get; set; }
+
+    /// <summary>Test seam: called once a connection has ended, been removed and disposed.</summary>
+    internal Action<long>? OnConnectionRemovedForTest { get; set; }
+
     public override Task StartAsync(CancellationToken cancellationToken)
     {
         if (!_options.TcpBridge.Enabled)
@@ -95,6 +104,11 @@ internal sealed partial class BridgeListener : BackgroundService, IIngestSource
                     continue;
                 }
 
+                if (OnAcceptedForTest is { } accepted)
+                {
+                    await accepted().ConfigureAwait(false);
+                }
+
                 running.RemoveAll(t => t.IsCompleted);
                 if (_connections.Count >= _options.TcpBridge.MaxConnections)
                 {
@@ -108,6 +122,15 @@ internal sealed partial class BridgeListener : BackgroundService, IIngestSource
                     new BridgeConnection.Limits(_options.MaxMessageBytes, _options.TcpBridge.IdleTimeout, _options.HandshakeTimeout),
                     _loggerFactory.CreateLogger<BridgeConnection>());
                 _connections[id] = connection;
+                if (_stopAccepting.IsCancellationRequested)
+                {
+                    // Shutdown began after this socket was accepted, and its walk may have run
+                    // before the registration above: stop it here. StopAcceptingAsync cancels
+                    // before it walks, so either the walk sees this connection or this check sees
+                    // the cancel (StopReading twice is harmless).
+                    connection.StopReading();
+                }
+
                 running.Add(RunConnectionAsync(connection));
             }
         }
@@ -132,7 +155,15 @@ internal sealed partial class BridgeListener : BackgroundService, IIngestSource
 
         _stopAccepting.Cancel();
         _listener.Dispose();
-        foreach (var connection in _connections.Values)
+        // A snapshot: a connection in it may end, and be disposed, before its turn comes;
+        // StopReading is safe on it all the same.
+        var connections = _connections.Values.ToArray();
+        if (OnStopWalkForTest is { } walking)
+        {
+            await walking().ConfigureAwait(false);
+        }
+
+        foreach (var connection in connections)
         {
             connection.StopReading();
         }
@@ -190,6 +221,7 @@ internal sealed partial class BridgeListener : BackgroundService, IIngestSource
         {
             _connections.TryRemove(connection.Id, out _);
             connection.Dispose();
+            OnConnectionRemovedForTest?.Invoke(connection.Id);
         }
     }
 
