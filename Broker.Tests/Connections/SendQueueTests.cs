@@ -48,12 +48,45 @@ public sealed class SendQueueTests
     }
 
     [Test]
-    public void Disconnect_ReplyWithNoRoom_Overflows()
+    public void Disconnect_MoreOwedRepliesUnreadThanAllowed_Overflows()
+    {
+        var queue = new SendQueue(8, DeliveryPolicy.Disconnect, _counters, owedCapacity: 1);
+        queue.EnqueueReply(Reply());
+
+        Assert.That(queue.EnqueueReply(Reply()), Is.EqualTo(EnqueueResult.Overflowed));
+    }
+
+    [Test]
+    public void OwedReplies_GoOutAheadOfData_AndSurviveADataOverflow_UntilCompleteOwed()
     {
         var queue = new SendQueue(1, DeliveryPolicy.Disconnect, _counters);
         queue.Deliver(Update(1));
+        var pong = Reply();
+        queue.EnqueueReply(pong);
+        Assert.That(queue.Deliver(Update(2)), Is.EqualTo(EnqueueResult.Overflowed));
+        var late = Reply();
+        Assert.That(queue.EnqueueReply(late), Is.EqualTo(EnqueueResult.Queued), "a reply owed after the overflow is still taken");
 
-        Assert.That(queue.EnqueueReply(Reply()), Is.EqualTo(EnqueueResult.Overflowed));
+        var batch = new List<OutboundFrame>();
+        Assert.That(queue.TakeBatch(batch, includeData: false), Is.True);
+        Assert.That(batch, Is.EqualTo(new[] { pong, late }), "a close that drains owed replies only takes no data");
+        Assert.That(queue.CompleteOwed(), Is.Empty);
+        Assert.That(queue.EnqueueReply(Reply()), Is.EqualTo(EnqueueResult.Ignored));
+    }
+
+    [Test]
+    public void TakeBatch_TakesOwedRepliesFirst()
+    {
+        var queue = new SendQueue(8, DeliveryPolicy.Disconnect, _counters);
+        queue.Deliver(Update(1));
+        var pong = Reply();
+        queue.EnqueueReply(pong);
+
+        var batch = new List<OutboundFrame>();
+        queue.TakeBatch(batch);
+
+        Assert.That(batch[0], Is.SameAs(pong));
+        Assert.That(batch[1].Seq, Is.EqualTo(1));
     }
 
     [Test]
@@ -99,10 +132,10 @@ public sealed class SendQueueTests
     }
 
     [Test]
-    public void Latest_ReplyWithNoRoom_IsDroppedAndCounted_NeverAClose()
+    public void Latest_MoreOwedRepliesUnreadThanAllowed_AreDroppedAndCounted_NeverAClose()
     {
-        var queue = new SendQueue(1, DeliveryPolicy.Latest, _counters);
-        queue.Deliver(Update(1));
+        var queue = new SendQueue(8, DeliveryPolicy.Latest, _counters, owedCapacity: 1);
+        queue.EnqueueReply(Reply());
 
         Assert.That(queue.EnqueueReply(Reply()), Is.EqualTo(EnqueueResult.Dropped));
         Assert.That(_counters.FramesDropped, Is.EqualTo(1));
