@@ -4,7 +4,7 @@ using Microsoft.AspNetCore.Http.Features;
 namespace TopicBroker.Connections;
 
 /// <summary>
-/// Sits between the WebSocket and Kestrel's upgraded stream so that the send loop can put every
+/// Sits between the WebSocket and Kestrel's upgraded stream so that a connection's sender (its fan-out worker) can put every
 /// frame it drains from its queue on the wire with one write (one flush, one system call)
 /// instead of one per frame. Outside a batch, writes (the WebSocket's own pongs and closes) go
 /// straight through. An idle connection holds no buffer: it is rented per batch.

@@ -204,7 +204,7 @@ internal sealed partial class ConnectionManager
         connection.RequestClose(CloseCodes.GoingAway, CloseCodes.ShuttingDownReason, CloseDrain.Everything, frame, Options.ShutdownTimeout);
     }
 
-    /// <summary>Closes a socket that never became a connection: no send loop exists yet, so this is its only writer.</summary>
+    /// <summary>Closes a socket that never became a connection: no sender exists yet, so this is its only writer.</summary>
     private async Task RefuseAsync(WebSocket socket, long id, string topic, WebSocketCloseStatus status, string reason)
     {
         Log.ConnectionRefused(_logger, id, topic, (int)status, reason);

@@ -3,7 +3,7 @@ using System.Threading.Tasks.Sources;
 namespace TopicBroker.Connections;
 
 /// <summary>
-/// An auto-reset signal for one waiter (a connection's send loop) that allocates nothing per
+/// An auto-reset signal for one waiter (a fan-out worker's loop) that allocates nothing per
 /// wait or per set: a set with nobody waiting is remembered, and the waiter's continuation
 /// always runs on the thread pool, never inline in the fan-out that set it.
 /// </summary>

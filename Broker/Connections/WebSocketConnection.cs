@@ -170,7 +170,7 @@ internal sealed partial class WebSocketConnection : ITopicSubscriber
         return true;
     }
 
-    /// <summary>Empties the queue without sending: for the fan-out micro-benchmark, which runs no send loop.</summary>
+    /// <summary>Empties the queue without sending: for the fan-out micro-benchmark, which runs no sender.</summary>
     internal void DrainForBenchmark() => _queue.DiscardForBenchmark();
 
     /// <summary>Drops the TCP connection at once; both loops end with an error they expect.</summary>
@@ -585,7 +585,7 @@ internal sealed partial class WebSocketConnection : ITopicSubscriber
 
     private void OnClientClose()
     {
-        // Echo the client's code, as RFC 6455 section 5.5.1 asks; the send loop sends it.
+        // Echo the client's code, as RFC 6455 section 5.5.1 asks; the sender sends it.
         var status = _socket.CloseStatus ?? WebSocketCloseStatus.NormalClosure;
         RequestClose(status == WebSocketCloseStatus.Empty ? WebSocketCloseStatus.NormalClosure : status, string.Empty, CloseDrain.Nothing);
     }
