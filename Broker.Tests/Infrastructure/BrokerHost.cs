@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Configuration;
@@ -175,38 +174,16 @@ internal sealed class BrokerHost : IAsyncDisposable
     }
 
     /// <summary>Waits for the broker to log an event matching <paramref name="match"/> (already logged ones count).</summary>
-    public Task WaitForLogAsync(Func<LogEvent, bool> match) => _logs.WaitForAsync(match).DefaultTimeout();
+    public Task WaitForLogAsync(Func<LogEvent, bool> match) => _logs.WaitForAsync(match);
 
     private sealed class CapturingSink : ILogEventSink
     {
-        private readonly ConcurrentQueue<LogEvent> _events = new();
-        private readonly List<(Func<LogEvent, bool> Match, TaskCompletionSource Signal)> _waiters = [];
+        private readonly EventRecorder<LogEvent> _events = new();
 
-        public IReadOnlyCollection<LogEvent> Events => _events;
+        public IReadOnlyList<LogEvent> Events => _events.Snapshot();
 
-        public void Emit(LogEvent logEvent)
-        {
-            _events.Enqueue(logEvent);
-            lock (_waiters)
-            {
-                _waiters.RemoveAll(w => w.Match(logEvent) && w.Signal.TrySetResult());
-            }
-        }
+        public void Emit(LogEvent logEvent) => _events.Add(logEvent);
 
-        public Task WaitForAsync(Func<LogEvent, bool> match)
-        {
-            var signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            lock (_waiters)
-            {
-                if (_events.Any(match))
-                {
-                    return Task.CompletedTask;
-                }
-
-                _waiters.Add((match, signal));
-            }
-
-            return signal.Task;
-        }
+        public Task WaitForAsync(Func<LogEvent, bool> match) => _events.WaitForAsync(match);
     }
 }

@@ -11,54 +11,25 @@ namespace TopicBroker.Tests.Samples;
 /// </summary>
 internal sealed class PageWebSockets
 {
-    private readonly Lock _lock = new();
-    private readonly List<PageWebSocket> _sockets = [];
-    private readonly List<(Func<PageWebSocket, bool> Match, TaskCompletionSource<PageWebSocket> Found)> _waiters = [];
+    private readonly Lock _opening = new();
+    private readonly EventRecorder<PageWebSocket> _sockets = new();
 
     public PageWebSockets(IPage page) => page.WebSocket += OnWebSocket;
 
     /// <summary>How many sockets the page has opened so far; a later wait can ask for newer ones only.</summary>
-    public int Count
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _sockets.Count;
-            }
-        }
-    }
+    public int Count => _sockets.Count;
 
     /// <summary>The sockets of <paramref name="topic"/> opened since the first <paramref name="skip"/> sockets, failed attempts included.</summary>
-    public IReadOnlyList<PageWebSocket> OfTopic(string topic, int skip = 0)
-    {
-        lock (_lock)
-        {
-            return [.. _sockets.Skip(skip).Where(s => s.Topic == topic)];
-        }
-    }
+    public IReadOnlyList<PageWebSocket> OfTopic(string topic, int skip = 0) =>
+        [.. _sockets.Snapshot().Skip(skip).Where(s => s.Topic == topic)];
 
     /// <summary>
     /// Waits for the first socket of <paramref name="topic"/>, among those opened after the first
     /// <paramref name="skip"/>, that receives topic data (a snapshot or an update): the
     /// connection that got through. Attempts refused or closed at once receive none.
     /// </summary>
-    public Task<PageWebSocket> WaitForSubscribedAsync(string topic, int skip = 0)
-    {
-        var found = new TaskCompletionSource<PageWebSocket>(TaskCreationOptions.RunContinuationsAsynchronously);
-        bool Match(PageWebSocket socket) => socket.Index >= skip && socket.Topic == topic && socket.DataFrames.Count > 0;
-        lock (_lock)
-        {
-            if (_sockets.FirstOrDefault(Match) is { } socket)
-            {
-                return Task.FromResult(socket);
-            }
-
-            _waiters.Add((Match, found));
-        }
-
-        return found.Task.DefaultTimeout();
-    }
+    public Task<PageWebSocket> WaitForSubscribedAsync(string topic, int skip = 0) =>
+        _sockets.WaitForAsync(socket => socket.Topic == topic && socket.DataFrames.Count > 0, skip);
 
     /// <summary>
     /// Expects that every reconnect attempt of <paramref name="topic"/> after the first
@@ -77,8 +48,9 @@ internal sealed class PageWebSockets
     private void OnWebSocket(object? sender, IWebSocket socket)
     {
         PageWebSocket recorded;
-        lock (_lock)
+        lock (_opening)
         {
+            // The index is the socket's place in the recorder, which is what a wait's skip counts.
             recorded = new PageWebSocket(_sockets.Count, socket.Url);
             _sockets.Add(recorded);
         }
@@ -88,38 +60,12 @@ internal sealed class PageWebSockets
             if (frame.Text is { } text)
             {
                 recorded.Add(text);
-                Notify(recorded);
+                _sockets.Changed(recorded);
             }
         };
-        Notify(recorded);
-    }
-
-    private void Notify(PageWebSocket socket)
-    {
-        List<TaskCompletionSource<PageWebSocket>> found = [];
-        lock (_lock)
-        {
-            _waiters.RemoveAll(w =>
-            {
-                if (!w.Match(socket))
-                {
-                    return false;
-                }
-
-                found.Add(w.Found);
-                return true;
-            });
-        }
-
-        // Completed outside the lock: a continuation never runs under it.
-        foreach (var waiter in found)
-        {
-            waiter.TrySetResult(socket);
-        }
     }
 }
 
-/// <summary>One WebSocket of a page: its URL and the frames it has received, in order.</summary>
 internal sealed class PageWebSocket
 {
     private readonly Lock _lock = new();

@@ -52,6 +52,19 @@ public sealed class SiteTopicTests
     }
 
     [Test]
+    public async Task Subscribe_WithTheSlashPercentEncoded_IsTheSameSiteTopic()
+    {
+        // Clients that build the URL with encodeURIComponent(topic) send site-12%2Frobots.
+        await using var broker = await BrokerHost.StartAsync(SitesOn);
+        await using var screen = new TestWebSocket();
+        await screen.ConnectAsync(new Uri($"ws://127.0.0.1:{broker.HttpPort}/ws/site-12%2Frobots")).DefaultTimeout();
+
+        var snapshot = await screen.ReceiveFrameAsync("snapshot");
+
+        Assert.That(snapshot.GetProperty("topic").GetString(), Is.EqualTo("site-12/robots"));
+    }
+
+    [Test]
     public async Task SiteTopic_HasItsOwnSeqHistoryAndResume()
     {
         await using var broker = await BrokerHost.StartAsync(SitesOn);

@@ -231,4 +231,36 @@ public abstract class StateStoreSpecification
         Assert.That(history.Select(c => c.Seq), Is.EqualTo(seqs));
         Assert.That(history.Select(c => c.Id), Is.EquivalentTo(results.SelectMany(r => r.Select(c => c.Id))));
     }
+
+    [Test]
+    public async Task ReplaceTopic_ReplacesEntitiesAndSeq_EmptiesHistory_AndLaterCommitsFollowTheNewSeq()
+    {
+        var store = await OpenAsync();
+        await store.CommitAsync([Upsert("site-1/orders", "old", "{}"), Upsert("site-1/orders", "kept", """{"v":1}"""), Upsert("orders", "o1", "{}")], default);
+
+        await store.ReplaceTopicAsync("site-1/orders", 40, new Dictionary<string, byte[]> { ["kept"] = Encoding.UTF8.GetBytes("""{"v":2}"""), ["new"] = Encoding.UTF8.GetBytes("{}") }, default);
+        var next = await store.CommitAsync([Delete("site-1/orders", "new")], default);
+
+        Assert.That(next.Single().Seq, Is.EqualTo(41));
+        var reopened = await OpenAsync();
+        var loaded = (await reopened.LoadAsync(["site-1/orders", "orders"], default)).ToDictionary(t => t.Topic);
+        Assert.That(loaded["site-1/orders"].Seq, Is.EqualTo(41));
+        Assert.That(loaded["site-1/orders"].Entities.ToDictionary(e => e.Key, e => Text(e.Value)), Is.EqualTo(new Dictionary<string, string> { ["kept"] = """{"v":2}""" }));
+        Assert.That(loaded["site-1/orders"].History.Select(c => c.Seq), Is.EqualTo(new[] { 41L }), "the history before the replacement is gone");
+        Assert.That(loaded["orders"].Seq, Is.EqualTo(1), "other topics untouched");
+        Assert.That(await reopened.CommitExternalChangesAsync(_ => true, default), Is.Empty, "the replacement left no tombstones for other programs' deletes");
+    }
+
+    [Test]
+    public async Task UpstreamPositions_AreSavedAndLoadedAcrossARestart()
+    {
+        var store = await OpenAsync();
+        Assert.That(await store.LoadUpstreamPositionsAsync(default), Is.Empty);
+
+        await store.SaveUpstreamPositionsAsync(new Dictionary<string, long> { ["orders"] = 5, ["robots"] = 7 }, default);
+        await store.SaveUpstreamPositionsAsync(new Dictionary<string, long> { ["orders"] = 9 }, default);
+
+        var reopened = await OpenAsync();
+        Assert.That(await reopened.LoadUpstreamPositionsAsync(default), Is.EqualTo(new Dictionary<string, long> { ["orders"] = 9, ["robots"] = 7 }));
+    }
 }

@@ -16,7 +16,9 @@ internal sealed record BrokerStatus(
     IngestStatus Ingest,
     BridgeStatus Bridge,
     TotalsStatus Totals,
-    Dictionary<string, TopicStatus> Topics);
+    Dictionary<string, TopicStatus> Topics,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] TopicBroker.Sites.SitesStatus? Sites = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] TopicBroker.Upstream.UpstreamStatus? Upstream = null);
 
 /// <summary>The readiness checks' outcome, as <c>/ready</c> reports it.</summary>
 internal sealed record HealthSummary(string Status, Dictionary<string, string> Checks);

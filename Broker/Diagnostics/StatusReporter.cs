@@ -18,6 +18,8 @@ internal sealed class StatusReporter(
     ConnectionManager connections,
     IngestPipeline pipeline,
     BridgeListener bridge,
+    TopicBroker.Sites.ReplicationHub replication,
+    TopicBroker.Upstream.UpstreamForwarder upstream,
     HealthCheckService health,
     IOptions<BrokerOptions> brokerOptions,
     IOptions<DiagnosticsOptions> diagnosticsOptions,
@@ -88,7 +90,9 @@ internal sealed class StatusReporter(
                 BridgeHealthCheck.ReadEndPoint(bridge),
                 now.BridgeConnections),
             totals,
-            topicStatuses);
+            topicStatuses,
+            topics.SitesEnabled ? replication.GetStatus() : null,
+            upstream.Enabled ? upstream.GetStatus() : null);
     }
 
     /// <summary>The samples newer than <paramref name="afterUnixMs"/> (all when null), each with its rates since the one before.</summary>

@@ -12,7 +12,10 @@ internal static class WebSocketEndpoint
 {
     public static IEndpointRouteBuilder MapTopicWebSockets(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.Map("/ws/{topic}", HandleAsync);
+        // A client that escapes the topic (encodeURIComponent) sends a site topic's '/' as %2F,
+        // the one escape the server leaves in route values.
+        endpoints.Map("/ws/{topic}", (HttpContext context, string topic, ConnectionManager connections, OriginPolicy origins, TokenValidator tokens) =>
+            HandleAsync(context, topic.Replace("%2F", "/", StringComparison.OrdinalIgnoreCase), connections, origins, tokens));
         // Site topics (protocol.md "Sites and upstream replication"); unknown ones close with 1003 as any other.
         endpoints.Map("/ws/{site}/{topic}", (HttpContext context, string site, string topic, ConnectionManager connections, OriginPolicy origins, TokenValidator tokens) =>
             HandleAsync(context, site + "/" + topic, connections, origins, tokens));

@@ -5,6 +5,8 @@ using TopicBroker.Diagnostics;
 using TopicBroker.Endpoints;
 using TopicBroker.Ingest;
 using TopicBroker.Security;
+using TopicBroker.Sites;
+using TopicBroker.Upstream;
 using TopicBroker.Storage;
 using TopicBroker.Topics;
 
@@ -30,6 +32,7 @@ internal static class BrokerApplication
 
         var app = builder.Build();
         app.Services.GetRequiredService<ConnectionManager>().Metrics = app.Services.GetRequiredService<BrokerMetrics>();
+        app.Services.GetRequiredService<TopicBroker.Sites.ReplicationMetrics>();
         app.UseTrustedProxies();
         app.UseBrokerDiagnostics();
         app.UseStaticContent();
@@ -37,6 +40,7 @@ internal static class BrokerApplication
         app.UseWebSockets();
         app.MapTopicWebSockets();
         app.MapTopicApi();
+        app.MapReplication();
         return app;
     }
 
@@ -74,6 +78,10 @@ internal static class BrokerApplication
         services.AddSingleton<IngestPipeline>();
         services.AddSingleton<BridgeListener>();
         services.AddSingleton<IIngestSource>(sp => sp.GetRequiredService<BridgeListener>());
+        services.AddSingleton<ReplicationHub>();
+        services.AddSingleton<IIngestSource>(sp => sp.GetRequiredService<ReplicationHub>());
+        services.AddSingleton<UpstreamForwarder>();
+        services.AddSingleton<ReplicationMetrics>();
 
         services.AddHostedService<AnonymousModeWarning>();
 
@@ -82,6 +90,7 @@ internal static class BrokerApplication
         services.AddHostedService<PollingService>();
         services.AddHostedService<ConnectionHeartbeat>();
         services.AddHostedService(sp => sp.GetRequiredService<BridgeListener>());
+        services.AddHostedService(sp => sp.GetRequiredService<UpstreamForwarder>());
         services.AddHostedService<ShutdownCoordinator>();
         return services;
     }

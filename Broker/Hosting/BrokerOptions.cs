@@ -114,8 +114,12 @@ public sealed class BrokerOptions
         }
     }
 
-    /// <summary>SQLite synchronous mode for commits.</summary>
-    public SynchronousMode Synchronous { get; set; } = SynchronousMode.Normal;
+    /// <summary>
+    /// SQLite synchronous mode for commits. Full by default, so an acknowledged change survives a
+    /// power cut (protocol.md "TCP bridge"); with group commit one fsync covers a whole batch.
+    /// Normal is the documented opt-in for speed (docs/operations.md "Configuration").
+    /// </summary>
+    public SynchronousMode Synchronous { get; set; } = SynchronousMode.Full;
 
     /// <summary>
     /// Most changes committed in one transaction (group commit). A batch is fanned out at once, so

@@ -5,8 +5,11 @@ using TopicBroker.Topics;
 
 namespace TopicBroker.Ingest;
 
-/// <summary>A validated change, ready for the pipeline. Data null means delete.</summary>
-internal readonly record struct ParsedChange(TopicState Topic, string Id, byte[]? Data);
+/// <summary>
+/// A validated change, ready for the pipeline. Data null means delete. <paramref name="ReplicatedSeq"/>
+/// is the seq a replication link brings (protocol.md "Sites and upstream replication"); 0 lets the pipeline assign one.
+/// </summary>
+internal readonly record struct ParsedChange(TopicState Topic, string Id, byte[]? Data, long ReplicatedSeq = 0);
 
 /// <summary>
 /// Validates publish input, shared by the TCP bridge (whole lines) and HTTP (route plus body), so

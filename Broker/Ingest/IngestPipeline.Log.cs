@@ -24,5 +24,11 @@ internal sealed partial class IngestPipeline
 
         [LoggerMessage(40, LogLevel.Warning, "Site {Site} is in the store but not loaded: Broker:Sites:MaxSites ({MaxSites}) sites exist already")]
         public static partial void StoredSiteSkipped(ILogger logger, string site, int maxSites);
+
+        [LoggerMessage(41, LogLevel.Information, "Topic {Topic} resynchronised at seq {Seq} with {EntityCount} entities")]
+        public static partial void TopicResynchronised(ILogger logger, string topic, long seq, int entityCount);
+
+        [LoggerMessage(42, LogLevel.Error, "Replicated change {ReplicatedSeq} of {Topic} was stored at seq {StoredSeq}: another writer touched the site topic")]
+        public static partial void ReplicatedSeqMismatch(ILogger logger, string topic, long replicatedSeq, long storedSeq);
     }
 }

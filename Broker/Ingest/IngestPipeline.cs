@@ -125,6 +125,13 @@ internal sealed partial class IngestPipeline : BackgroundService
                 {
                     batch.Add(change);
                 }
+                else if (item is LoopWork work)
+                {
+                    // In queue order: what came before it is committed first.
+                    await CommitAndBroadcastAsync(batch).ConfigureAwait(false);
+                    batch.Clear();
+                    await work.RunAsync(this).ConfigureAwait(false);
+                }
                 else
                 {
                     poll = true;
@@ -149,8 +156,10 @@ internal sealed partial class IngestPipeline : BackgroundService
     private async Task CommitAndBroadcastAsync(List<PendingChange> batch)
     {
         RejectNewEntitiesOverCap(batch);
+        SettleReplicatedChanges(batch);
         if (batch.Count == 0)
         {
+            CompleteDuplicates(committed: true);
             return;
         }
 
@@ -168,10 +177,14 @@ internal sealed partial class IngestPipeline : BackgroundService
                 pending.Complete(PublishResult.Rejected(ErrorCodes.Unavailable, "The store could not commit; retry later."));
             }
 
+            CompleteDuplicates(committed: false);
             return;
         }
 
+        CheckReplicatedSeqs(batch, stored);
         Broadcast(stored);
+        CompleteDuplicates(committed: true);
+        OnChangesCommitted();
         for (var i = 0; i < stored.Count; i++)
         {
             batch[i].Complete(PublishResult.Committed(stored[i].Seq));
@@ -229,6 +242,7 @@ internal sealed partial class IngestPipeline : BackgroundService
         Interlocked.Increment(ref _commits);
         Log.ExternalChangesCommitted(_logger, external.Count);
         Broadcast(external);
+        OnChangesCommitted();
     }
 
     private async Task<IReadOnlyList<StoredChange>?> TryCommitAsync(NewChange[] changes)

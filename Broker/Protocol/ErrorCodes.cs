@@ -22,4 +22,5 @@ internal static class ErrorCodes
     public const string TooManyEntities = "too_many_entities";
     public const string ReplicatedTopic = "replicated_topic";
     public const string TooManySites = "too_many_sites";
+    public const string SeqGap = "seq_gap";
 }

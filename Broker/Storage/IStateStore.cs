@@ -37,4 +37,16 @@ internal interface IStateStore : IAsyncDisposable
 
     /// <summary>Every topic's committed seq, in one query.</summary>
     Task<IReadOnlyDictionary<string, long>> ReadCommittedSeqsAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Replaces a topic's whole state in one transaction (a resynchronisation, protocol.md "Sites
+    /// and upstream replication"): its entities become <paramref name="entities"/> at
+    /// <paramref name="seq"/>, its history is emptied, its seq set (it may go down).
+    /// </summary>
+    Task ReplaceTopicAsync(string topic, long seq, IReadOnlyDictionary<string, byte[]> entities, CancellationToken cancellationToken);
+
+    /// <summary>A restaurant broker's upstream positions: per topic, the seq the head office acknowledged.</summary>
+    Task<IReadOnlyDictionary<string, long>> LoadUpstreamPositionsAsync(CancellationToken cancellationToken);
+
+    Task SaveUpstreamPositionsAsync(IReadOnlyDictionary<string, long> positions, CancellationToken cancellationToken);
 }

@@ -10,7 +10,7 @@ namespace TopicBroker.Storage;
 /// </summary>
 internal static class PostgresSchema
 {
-    public const int CurrentVersion = 1;
+    public const int CurrentVersion = 2;
 
     // Any constant: the key of the advisory lock that serialises migrations between nodes.
     private const long MigrationLock = 0x546F706963427231;
@@ -64,6 +64,13 @@ internal static class PostgresSchema
         END $$;
         CREATE OR REPLACE TRIGGER entities_delete AFTER DELETE ON entities
             FOR EACH ROW EXECUTE FUNCTION topicbroker_entities_delete();
+        """,
+        // 1 -> 2: a restaurant broker's upstream position per topic (protocol.md "Sites and upstream replication").
+        """
+        CREATE TABLE IF NOT EXISTS upstream_positions (
+            topic        TEXT PRIMARY KEY,
+            acknowledged BIGINT NOT NULL
+        );
         """,
     ];
 

@@ -8,7 +8,7 @@ namespace TopicBroker.Storage;
 /// </summary>
 internal static class SqliteSchema
 {
-    public const int CurrentVersion = 1;
+    public const int CurrentVersion = 2;
 
     private static readonly string[] Migrations =
     [
@@ -51,6 +51,13 @@ internal static class SqliteSchema
         BEGIN
             INSERT INTO external_deletes (topic, id) VALUES (OLD.topic, OLD.id);
         END;
+        """,
+        // 1 -> 2: a restaurant broker's upstream position per topic (protocol.md "Sites and upstream replication").
+        """
+        CREATE TABLE IF NOT EXISTS upstream_positions (
+            topic        TEXT PRIMARY KEY,
+            acknowledged INTEGER NOT NULL
+        );
         """,
     ];
 

@@ -11,7 +11,7 @@ namespace TopicBroker.Topics;
 /// <see cref="ITopicSubscriber.Deliver"/>, and the subscribers that overflowed are closed after
 /// the lock is released.
 /// </summary>
-internal sealed class TopicState
+internal sealed partial class TopicState
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<string, byte[]> _entities = new(StringComparer.Ordinal);

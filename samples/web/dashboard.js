@@ -4,33 +4,23 @@
 // All entity data is shown through textContent and attributes, never parsed as HTML.
 
 import { TopicClient } from "./lib/topicbroker-client.js";
+import { showLastUpdate, showStatus } from "./topic-status.js";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 const LOW_BATTERY = 20;
 const TABLE_STATES = new Set(["free", "seated", "waiting"]);
 const byNaturalOrder = new Intl.Collator(undefined, { numeric: true }).compare;
+// ?site=<site> shows one restaurant's floor on a head-office broker: its topics are <site>/robots
+// and <site>/tables (protocol.md "Sites and upstream replication").
+const site = new URLSearchParams(location.search).get("site");
+const topicOf = (name) => (site ? `${site}/${name}` : name);
+if (site) document.title = `${site} · ${document.title}`;
 
 const floorTables = document.getElementById("floor-tables");
 const floorRobots = document.getElementById("floor-robots");
 const robotRows = document.getElementById("robot-rows");
 const robotsEmpty = document.getElementById("robots-empty");
 const unplacedTables = document.getElementById("unplaced-tables");
-
-// ---- Topic status (connection state and time of last update) ----
-
-function showStatus(client) {
-  const element = document.querySelector(`[data-topic-status="${client.topic}"]`);
-  element.textContent = client.status;
-  element.dataset.state = client.status;
-  element.title = client.closeReason ?? "";
-}
-
-function showLastUpdate(client) {
-  const element = document.querySelector(`[data-topic-updated="${client.topic}"]`);
-  if (!client.lastUpdate) return;
-  element.textContent = client.lastUpdate.toLocaleTimeString([], { hour12: false });
-  element.dateTime = client.lastUpdate.toISOString();
-}
 
 // ---- Robots ----
 
@@ -220,7 +210,7 @@ function setAttributes(element, attributes) {
 }
 
 const robots = new TopicClient({
-  topic: "robots",
+  topic: topicOf("robots"),
   onSnapshot: (entities) => {
     renderAllRobots(entities);
     showLastUpdate(robots);
@@ -234,7 +224,7 @@ const robots = new TopicClient({
 });
 
 const tables = new TopicClient({
-  topic: "tables",
+  topic: topicOf("tables"),
   onSnapshot: (entities) => {
     renderAllTables(entities);
     showLastUpdate(tables);

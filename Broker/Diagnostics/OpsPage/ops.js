@@ -68,6 +68,34 @@ function renderHealth(health) {
   list.replaceChildren(...items);
 }
 
+// Sites and upstream replication (protocol.md "Sites and upstream replication"): one row per
+// site and topic, on a head office (`sites`) and on a restaurant (`upstream`).
+function renderReplication(status) {
+  const rows = [];
+  if (status.upstream) {
+    for (const [topic, t] of Object.entries(status.upstream.topics)) {
+      rows.push(["upstream", status.upstream.site, topic, status.upstream.connected, t.seq, t.forwarded, t.acknowledged, t.lag]);
+    }
+  }
+  for (const [site, s] of Object.entries(status.sites?.sites ?? {})) {
+    for (const [topic, t] of Object.entries(s.topics)) {
+      rows.push(["site", site, topic, s.connected, t.restaurantSeq, t.forwarded, t.acknowledged, t.lag]);
+    }
+  }
+  const section = document.getElementById("replication");
+  section.hidden = rows.length === 0;
+  document.getElementById("replication-rows").replaceChildren(...rows.map((row) => {
+    const tr = document.createElement("tr");
+    tr.dataset.lag = String(row[7] > 0);
+    row.forEach((value, i) => {
+      const td = document.createElement("td");
+      td.textContent = i === 3 ? (value ? "up" : "down") : typeof value === "number" ? numberFormat.format(value) : value;
+      tr.append(td);
+    });
+    return tr;
+  }));
+}
+
 function renderStatus(status) {
   const now = Date.parse(status.time);
   renderHealth(status.health);
@@ -98,6 +126,8 @@ function renderStatus(status) {
   setText(ingest, "ingest-rate", rateFormat.format(status.ingest.changesPerSecond));
   setText(ingest, "ingest-committed", numberFormat.format(status.ingest.committedChanges));
   setText(ingest, "store-state", status.ingest.storeHealthy ? "ok" : "failing");
+
+  renderReplication(status);
 
   for (const [name, topic] of Object.entries(status.topics)) {
     const { element } = topicCard(name);

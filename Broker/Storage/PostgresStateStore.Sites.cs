@@ -1,0 +1,94 @@
+using Npgsql;
+
+namespace TopicBroker.Storage;
+
+// Sites and upstream replication (protocol.md "Sites and upstream replication").
+internal sealed partial class PostgresStateStore
+{
+    public async Task ReplaceTopicAsync(string topic, long seq, IReadOnlyDictionary<string, byte[]> entities, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await EnsureMigratedAsync(cancellationToken).ConfigureAwait(false);
+            await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            await using (var batch = new NpgsqlBatch(connection, transaction))
+            {
+                // The topic row first: it is the lock every writer of the topic takes.
+                batch.BatchCommands.Add(Command("INSERT INTO topics (topic, seq) VALUES (@topic, @seq) ON CONFLICT (topic) DO UPDATE SET seq = excluded.seq", topic, seq));
+                batch.BatchCommands.Add(Command("DELETE FROM entities WHERE topic = @topic", topic));
+                batch.BatchCommands.Add(Command("DELETE FROM updates WHERE topic = @topic", topic));
+                // The delete trigger left a tombstone per row; these are the broker's own deletes.
+                batch.BatchCommands.Add(Command("DELETE FROM external_deletes WHERE topic = @topic", topic));
+                foreach (var (id, data) in entities)
+                {
+                    var insert = Command("INSERT INTO entities (topic, id, data, seq) VALUES (@topic, @id, @data, @seq)", topic, seq);
+                    insert.Parameters.AddWithValue("id", id);
+                    insert.Parameters.AddWithValue("data", System.Text.Encoding.UTF8.GetString(data));
+                    batch.BatchCommands.Add(insert);
+                }
+
+                await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (NpgsqlException ex)
+        {
+            throw new StoreUnavailableException($"PostgreSQL could not replace topic {topic}: {ex.Message}", ex);
+        }
+    }
+
+    public async Task<IReadOnlyDictionary<string, long>> LoadUpstreamPositionsAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await EnsureMigratedAsync(cancellationToken).ConfigureAwait(false);
+            await using var command = _dataSource.CreateCommand("SELECT topic, acknowledged FROM upstream_positions");
+            var positions = new Dictionary<string, long>(StringComparer.Ordinal);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                positions[reader.GetString(0)] = reader.GetInt64(1);
+            }
+
+            return positions;
+        }
+        catch (NpgsqlException ex)
+        {
+            throw new StoreUnavailableException($"PostgreSQL could not read the upstream positions: {ex.Message}", ex);
+        }
+    }
+
+    public async Task SaveUpstreamPositionsAsync(IReadOnlyDictionary<string, long> positions, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await EnsureMigratedAsync(cancellationToken).ConfigureAwait(false);
+            await using var batch = _dataSource.CreateBatch();
+            foreach (var (topic, seq) in positions)
+            {
+                batch.BatchCommands.Add(Command(
+                    "INSERT INTO upstream_positions (topic, acknowledged) VALUES (@topic, @seq) ON CONFLICT (topic) DO UPDATE SET acknowledged = excluded.acknowledged", topic, seq));
+            }
+
+            await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (NpgsqlException ex)
+        {
+            throw new StoreUnavailableException($"PostgreSQL could not save the upstream positions: {ex.Message}", ex);
+        }
+    }
+
+    private static NpgsqlBatchCommand Command(string sql, string topic, long? seq = null)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        command.Parameters.AddWithValue("topic", topic);
+        if (seq is { } value)
+        {
+            command.Parameters.AddWithValue("seq", value);
+        }
+
+        return command;
+    }
+}
