@@ -152,7 +152,17 @@ public sealed partial class BridgePublisher
             var connected = false;
             while (!cancellationToken.IsCancellationRequested)
             {
-                var outcome = await RunConnectionAsync(isReconnect: connected, cancellationToken);
+                ConnectionOutcome outcome;
+                try
+                {
+                    outcome = await RunConnectionAsync(isReconnect: connected, cancellationToken);
+                }
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                {
+                    // Stopped while connecting or mid-connection: a requested end, not a failure.
+                    return;
+                }
+
                 connected |= outcome.Connected;
                 if (cancellationToken.IsCancellationRequested)
                 {
