@@ -1,4 +1,5 @@
 using TopicBroker.Bench.Options;
+using TopicBroker.Bench.Scenarios;
 
 namespace TopicBroker.Tests.Bench;
 
@@ -46,6 +47,22 @@ public sealed class BenchCommandLineTests
         Assert.That((options.Scenario, options.Rounds), Is.EqualTo(("peers", (int?)2)));
         Assert.That(options.Peers, Is.EqualTo(new[] { "bun", "node" }));
         Assert.That(options.Rates, Is.EqualTo(new[] { 30.0, 50.0 }));
+    }
+
+    [Test]
+    public void Durability_AlternatesFullAndNormal_EachRunOnItsOwnBrokerSetting()
+    {
+        Assert.That(BenchOptions.TryParse(["durability", "--rounds", "2", "--quick"], out var options, out var error), Is.True, error);
+
+        var runs = ScenarioCatalog.Create(options);
+
+        Assert.That(runs.Select(r => r.Name), Is.EqualTo(new[]
+        {
+            "ingest-full", "fanout-full", "ingest-normal", "fanout-normal",
+            "ingest-normal", "fanout-normal", "ingest-full", "fanout-full",
+        }));
+        Assert.That(runs[0].BrokerConfiguration.ExtraArguments, Does.Contain("--Broker:Synchronous=Full"));
+        Assert.That(runs[2].BrokerConfiguration.ExtraArguments, Does.Contain("--Broker:Synchronous=Normal"));
     }
 
     [TestCase("", TestName = "NoScenario")]

@@ -98,13 +98,7 @@ internal sealed class ClientMessageHandler(TokenValidator tokens, TimeProvider t
         }
     }
 
-    private static void Reply(WebSocketConnection connection, OutboundFrame frame)
-    {
-        if (!connection.TryEnqueueReply(frame))
-        {
-            connection.OnQueueFull();
-        }
-    }
+    private static void Reply(WebSocketConnection connection, OutboundFrame frame) => connection.EnqueueReply(frame);
 
     /// <summary>Reads a single JSON object, picking out its string <c>type</c> and the raw bytes of <c>data</c>.</summary>
     private static bool TryParse(ReadOnlySpan<byte> message, out string? type, out byte[]? data)

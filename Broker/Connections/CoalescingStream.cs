@@ -4,7 +4,7 @@ using Microsoft.AspNetCore.Http.Features;
 namespace TopicBroker.Connections;
 
 /// <summary>
-/// Sits between the WebSocket and Kestrel's upgraded stream so that the send loop can put every
+/// Sits between the WebSocket and Kestrel's upgraded stream so that a connection's sender (its fan-out worker) can put every
 /// frame it drains from its queue on the wire with one write (one flush, one system call)
 /// instead of one per frame. Outside a batch, writes (the WebSocket's own pongs and closes) go
 /// straight through. An idle connection holds no buffer: it is rented per batch.
@@ -29,6 +29,30 @@ internal sealed class CoalescingStream(Stream inner) : Stream
     public override long Length => throw new NotSupportedException();
 
     public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    /// <summary>
+    /// Adds a complete WebSocket frame built elsewhere (<see cref="Protocol.OutboundFrame.WireBytes"/>)
+    /// to the batch. Send loop only, inside a batch. A whole frame goes in under the lock, as the
+    /// WebSocket's own writes (pongs, closes) do, so the two never interleave on the wire.
+    /// Returns true when the batch is full and should be written out now.
+    /// </summary>
+    public bool Gather(ReadOnlySpan<byte> frame)
+    {
+        lock (_bufferGate)
+        {
+            if (_buffer is null || _buffer.Length - _count < frame.Length)
+            {
+                Grow(frame.Length);
+            }
+
+            frame.CopyTo(_buffer.AsSpan(_count));
+            _count += frame.Length;
+            return _count >= MaxBatchBytes;
+        }
+    }
+
+    /// <summary>Writes what was gathered so far and stays in the batch. Send loop only.</summary>
+    public ValueTask WriteGatheredAsync() => FlushGatheredAsync();
 
     /// <summary>From now on writes are gathered until <see cref="EndBatchAsync"/>. Send loop only.</summary>
     public void BeginBatch() => _batching = true;

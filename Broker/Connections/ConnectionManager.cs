@@ -28,6 +28,7 @@ internal sealed partial class ConnectionManager
     public ConnectionManager(
         TopicRegistry topics,
         ClientMessageHandler messageHandler,
+        SendWorkers workers,
         IOptions<BrokerOptions> options,
         TimeProvider timeProvider,
         ILogger<ConnectionManager> logger,
@@ -35,6 +36,7 @@ internal sealed partial class ConnectionManager
     {
         _topics = topics;
         _messageHandler = messageHandler;
+        Workers = workers;
         Options = options.Value;
         TimeProvider = timeProvider;
         _logger = logger;
@@ -45,6 +47,9 @@ internal sealed partial class ConnectionManager
     private readonly ConnectionAdmission _admission;
 
     public BrokerOptions Options { get; }
+
+    /// <summary>The fan-out workers that write to every connection's socket.</summary>
+    public SendWorkers Workers { get; }
 
     public TimeProvider TimeProvider { get; }
 
@@ -199,7 +204,7 @@ internal sealed partial class ConnectionManager
         connection.RequestClose(CloseCodes.GoingAway, CloseCodes.ShuttingDownReason, CloseDrain.Everything, frame, Options.ShutdownTimeout);
     }
 
-    /// <summary>Closes a socket that never became a connection: no send loop exists yet, so this is its only writer.</summary>
+    /// <summary>Closes a socket that never became a connection: no sender exists yet, so this is its only writer.</summary>
     private async Task RefuseAsync(WebSocket socket, long id, string topic, WebSocketCloseStatus status, string reason)
     {
         Log.ConnectionRefused(_logger, id, topic, (int)status, reason);

@@ -15,5 +15,8 @@ internal sealed partial class WebSocketConnection
 
         [LoggerMessage(4, LogLevel.Debug, "Connection {ConnectionId} on {Topic}: protocol violation ({Error}); lingering so the client reads the close")]
         public static partial void ProtocolViolation(ILogger logger, long connectionId, string topic, string error);
+
+        [LoggerMessage(5, LogLevel.Error, "Connection {ConnectionId} on {Topic}: the {Loop} loop failed; closing with 1011")]
+        public static partial void LoopFaulted(ILogger logger, long connectionId, string topic, string loop, Exception exception);
     }
 }

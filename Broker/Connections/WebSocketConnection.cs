@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Net;
 using System.Net.WebSockets;
-using System.Threading.Channels;
 using TopicBroker.Diagnostics;
 using TopicBroker.Hosting;
 using TopicBroker.Protocol;
@@ -11,27 +10,23 @@ using TopicBroker.Topics;
 namespace TopicBroker.Connections;
 
 /// <summary>
-/// One subscribed WebSocket. It runs exactly two loops, awaited together: the receive loop reads
-/// client messages, the send loop drains the bounded queues. Only the send loop touches the socket
-/// for writing; everything else enqueues (<see cref="TryEnqueue"/>, <see cref="TryEnqueueReply"/>)
-/// or asks for a close (<see cref="RequestClose"/>), which the send loop carries out. Replies the
-/// broker owes the client have their own queue, apart from data, so that a data overflow or a
-/// close never drops them (protocol.md "Close codes", "What goes out before a close").
+/// One subscribed WebSocket. Its receive loop reads client messages; its sending is done by its
+/// fan-out worker (<see cref="SendWorkers"/>), which runs <see cref="RunSendPass"/> whenever the
+/// <see cref="SendQueue"/> has work, and by the close sequence that a pass starts once a close is
+/// due. Only that one sender writes to the socket, one write at a time; everything else enqueues
+/// (<see cref="Deliver"/>, <see cref="EnqueueReply"/>) or asks for a close (<see cref="RequestClose"/>).
 /// </summary>
-internal sealed partial class WebSocketConnection
+internal sealed partial class WebSocketConnection : ITopicSubscriber
 {
     private readonly WebSocket _socket;
     private readonly CoalescingStream? _stream;
-    private readonly Channel<OutboundFrame> _queue;
-    private readonly Channel<OutboundFrame> _owed;
+    private readonly SendQueue _queue;
+    private readonly SendWorker _worker;
+    private readonly TaskCompletionSource _sendDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ConnectionManager _manager;
     private readonly ClientMessageHandler _messageHandler;
     private readonly ILogger _logger;
     private readonly int _maxMessageBytes;
-    private readonly DeliveryPolicy _policy;
-    private readonly Lock _conflationGate = new();
-    private Dictionary<string, OutboundFrame>? _conflated;
-    private bool _conflating;
     private InboundRateLimiter _rateLimiter;
     private long _tokenExpiresTimestamp;
     private CloseRequest? _close;
@@ -61,30 +56,15 @@ internal sealed partial class WebSocketConnection
         _manager = manager;
         _messageHandler = messageHandler;
         _maxMessageBytes = settings.MaxMessageBytes;
-        _policy = settings.Policy;
         _rateLimiter = new InboundRateLimiter(settings.MessagesPerSecond, manager.TimeProvider.TimestampFrequency, nowTimestamp);
         _tokenExpiresTimestamp = tokenExpiresTimestamp;
         _logger = logger;
         _lastActivityTimestamp = nowTimestamp;
-        // FullMode.Wait makes TryWrite return false on a full queue: that false is the
-        // slow-consumer signal, and nobody ever waits on it.
-        _queue = Channel.CreateBounded<OutboundFrame>(new BoundedChannelOptions(settings.QueueCapacity)
-        {
-            SingleReader = true,
-            SingleWriter = false,
-            FullMode = BoundedChannelFullMode.Wait,
-            AllowSynchronousContinuations = false,
-        });
         // Replies answer client messages, which the rate limiter bounds to a burst of twice the
-        // rate; room for twice that again lets a busy send loop fall behind a full-rate client for
-        // a moment. More unsent means the client sends but does not read.
-        _owed = Channel.CreateBounded<OutboundFrame>(new BoundedChannelOptions(Math.Max(64, 4 * settings.MessagesPerSecond))
-        {
-            SingleReader = true,
-            SingleWriter = false,
-            FullMode = BoundedChannelFullMode.Wait,
-            AllowSynchronousContinuations = false,
-        });
+        // rate; room for twice that again lets a busy sender fall behind a full-rate client for a
+        // moment. More unsent means the client sends but does not read.
+        _queue = new SendQueue(settings.QueueCapacity, settings.Policy, topic.Counters, owedCapacity: Math.Max(64, 4 * settings.MessagesPerSecond));
+        _worker = manager.Workers.For(id);
     }
 
     public long Id { get; }
@@ -93,7 +73,7 @@ internal sealed partial class WebSocketConnection
 
     public IPAddress? RemoteAddress { get; }
 
-    /// <summary>This connection's slot in its topic's subscriber array; owned by <see cref="TopicState"/>.</summary>
+    /// <inheritdoc/>
     public int SubscriberIndex { get; set; } = -1;
 
     public long LastActivityTimestamp => Volatile.Read(ref _lastActivityTimestamp);
@@ -111,145 +91,59 @@ internal sealed partial class WebSocketConnection
         set => Volatile.Write(ref _tokenExpiresTimestamp, value);
     }
 
-    /// <summary>Queues a frame for the send loop. Never waits; false means the queue is full or closed.</summary>
-    public bool TryEnqueue(OutboundFrame frame) => _queue.Writer.TryWrite(frame);
-
-    /// <summary>
-    /// Queues a reply the broker owes the client (a pong, an error or auth answer) apart from data,
-    /// so it goes out ahead of queued data and even when the connection is being closed. Never
-    /// waits; false means the client has left more replies unread than its rate limit allows.
-    /// </summary>
-    public bool TryEnqueueReply(OutboundFrame frame)
+    /// <inheritdoc/>
+    public bool TryEnqueueInitial(OutboundFrame frame)
     {
-        if (!_owed.Writer.TryWrite(frame))
+        var queued = _queue.TryEnqueueInitial(frame, out var wake);
+        if (wake)
         {
-            return false;
+            _worker.Schedule(this);
         }
 
-        // The send loop parks on the data queue only when that is empty; a frame there wakes it.
-        // If the queue holds data the loop is not parked, and it looks at the replies every pass.
-        if (_queue.Reader.Count == 0)
-        {
-            _queue.Writer.TryWrite(WakeUp);
-        }
-
-        return true;
+        return queued;
     }
 
     /// <summary>
     /// Fan-out's entry point: queue the frame, or apply the topic's delivery policy when the queue
-    /// is full. Never waits.
+    /// is full. Never waits; false means this subscriber overflowed (see <see cref="CloseAsSlowConsumer"/>).
     /// </summary>
-    public void Deliver(OutboundFrame frame)
+    public bool Deliver(OutboundFrame frame)
     {
-        if (!Volatile.Read(ref _conflating) && _queue.Writer.TryWrite(frame))
+        var result = _queue.Deliver(frame);
+        if (result.NeedsWake())
         {
-            return;
+            _worker.Schedule(this);
         }
 
-        OnQueueFull(frame);
+        return result != EnqueueResult.Overflowed;
     }
 
-    /// <summary>The queue had no room for <paramref name="frame"/> (null: a reply of the connection's own).</summary>
-    public void OnQueueFull(OutboundFrame? frame = null)
+    /// <summary>Closes with 1013 after an overflow; the queue already took nothing more and counted what it dropped.</summary>
+    public void CloseAsSlowConsumer()
     {
-        if (IsClosing)
-        {
-            return;
-        }
-
-        if (_policy == DeliveryPolicy.Latest)
-        {
-            if (frame is null)
-            {
-                // More replies of its own (pong, error, auth) unread than its rate limit allows, on
-                // a 'latest' topic: dropped and counted, because such a client is never closed for
-                // being slow.
-                Topic.Counters.AddFramesDropped(1);
-            }
-            else
-            {
-                Conflate(frame);
-            }
-
-            return;
-        }
-
-        var dropped = 1 + _queue.Reader.Count;
         // Its full queue cannot be sent; the replies it is owed still are (protocol.md "Close codes").
         if (RequestClose(CloseCodes.TryAgainLater, CloseCodes.SlowConsumerReason, CloseDrain.OwedReplies))
         {
-            Topic.Counters.AddSlowConsumerClose();
-            Topic.Counters.AddFramesDropped(dropped);
             _manager.OnSlowConsumer(this);
         }
     }
 
-    /// <summary>
-    /// The 'latest' policy (protocol.md "Frames"): while this subscriber is behind, every update
-    /// goes to a map holding the newest frame per id instead of the queue, so it catches up on
-    /// current values, never on a stale backlog. Frames without an id (pings, rebroadcast
-    /// snapshots) are skipped meanwhile: newer state is on its way anyway.
-    /// </summary>
-    private void Conflate(OutboundFrame frame)
+    /// <summary>Queues a reply of the connection's own (pong, error, auth); a full queue applies the delivery policy.</summary>
+    public void EnqueueReply(OutboundFrame frame)
     {
-        if (frame.Id is null)
+        var result = _queue.EnqueueReply(frame);
+        if (result.NeedsWake())
         {
-            Topic.Counters.AddFramesDropped(1);
-            return;
+            _worker.Schedule(this);
         }
-
-        lock (_conflationGate)
+        else if (result == EnqueueResult.Overflowed)
         {
-            _conflated ??= new Dictionary<string, OutboundFrame>(StringComparer.Ordinal);
-            if (_conflated.Remove(frame.Id))
-            {
-                Topic.Counters.AddFramesConflated(1);
-            }
-
-            _conflated[frame.Id] = frame;
-            Volatile.Write(ref _conflating, true);
-
-            // The send loop may have just drained everything and parked in WaitToReadAsync (it ends
-            // conflation under this lock, so it cannot be mid-check): nothing in the map wakes it,
-            // a frame in the queue does.
-            if (_queue.Reader.Count == 0)
-            {
-                _queue.Writer.TryWrite(WakeUp);
-            }
-        }
-    }
-
-    /// <summary>Queued only to wake a parked send loop; never sent.</summary>
-    private static readonly OutboundFrame WakeUp = new([]);
-
-    /// <summary>
-    /// Takes what conflation holds, oldest change first; null when it holds nothing, and then, if
-    /// the queue is empty too, the subscriber has caught up and conflation ends. Under the same
-    /// lock as <see cref="Conflate"/>, so no frame can slip in between the check and the switch.
-    /// </summary>
-    private List<OutboundFrame>? TakeConflated()
-    {
-        lock (_conflationGate)
-        {
-            if (_conflated is { Count: > 0 })
-            {
-                var frames = _conflated.Values.OrderBy(f => f.Seq).ToList();
-                _conflated.Clear();
-                return frames;
-            }
-
-            if (_queue.Reader.Count == 0)
-            {
-                Volatile.Write(ref _conflating, false);
-            }
-
-            return null;
+            CloseAsSlowConsumer();
         }
     }
 
     /// <summary>
-    /// Asks the send loop to close the socket. What <paramref name="drain"/> lets out of the queues
+    /// Asks the sender to close the socket. What <paramref name="drain"/> lets out of the queues
     /// goes first; then <paramref name="finalFrame"/>, if any; then the close frame.
     /// Only the first request counts. Returns whether this call was the first.
     /// </summary>
@@ -264,7 +158,10 @@ internal sealed partial class WebSocketConnection
         var deadline = _manager.TimeProvider.GetTimestamp()
             + (long)((timeout ?? _manager.Options.CloseTimeout).TotalSeconds * _manager.TimeProvider.TimestampFrequency);
         Volatile.Write(ref _closeDeadlineTimestamp, deadline);
-        _queue.Writer.TryComplete();
+        if (_queue.Complete())
+        {
+            _worker.Schedule(this);
+        }
 
         // Leave the fan-out and free the topic slot now, before the close frame is sent: a client
         // that has seen its close can count on its slot being free (protocol.md "Close codes", 1008).
@@ -273,13 +170,8 @@ internal sealed partial class WebSocketConnection
         return true;
     }
 
-    /// <summary>Empties the queue without sending: for the fan-out micro-benchmark, which runs no send loop.</summary>
-    internal void DrainForBenchmark()
-    {
-        while (_queue.Reader.TryRead(out _))
-        {
-        }
-    }
+    /// <summary>Empties the queue without sending: for the fan-out micro-benchmark, which runs no sender.</summary>
+    internal void DrainForBenchmark() => _queue.DiscardForBenchmark();
 
     /// <summary>Drops the TCP connection at once; both loops end with an error they expect.</summary>
     public void Abort()
@@ -290,12 +182,11 @@ internal sealed partial class WebSocketConnection
 
     public async Task RunAsync()
     {
-        var sending = SendLoopAsync();
         var receiving = ReceiveLoopAsync();
 
-        // The send loop ends once it has sent the close frame (or the socket failed); the receive
-        // loop then waits for the client's close frame, bounded by the heartbeat's close deadline.
-        await sending.ConfigureAwait(false);
+        // The send side ends once the close frame is sent (or the socket failed); the receive loop
+        // then waits for the client's close frame, bounded by the heartbeat's close deadline.
+        await _sendDone.Task.ConfigureAwait(false);
         await receiving.ConfigureAwait(false);
         if (_lingerOnEnd)
         {
@@ -337,82 +228,139 @@ internal sealed partial class WebSocketConnection
         }
     }
 
-    private async Task SendLoopAsync()
+    /// <summary>Most payload bytes one write carries; more waits for the next write of the same pass.</summary>
+    private const int MaxWriteBytes = 64 * 1024;
+
+    /// <summary>Writes per pass before the worker moves on to its other connections (and comes back).</summary>
+    private const int MaxWritesPerPass = 4;
+
+    /// <summary>
+    /// One send pass, run only by this connection's worker: takes what is pending and writes it
+    /// in one write (frame once: the shared, pre-built frame bytes, see <see cref="OutboundFrame.WireBytes"/>),
+    /// until the queue is empty. A write that does not complete at once is awaited off the worker,
+    /// and the connection is put back on the ready list when it has; meanwhile the queue keeps it
+    /// marked as scheduled, so no second pass can start. Once a close is due, the pass starts the
+    /// close sequence instead.
+    /// </summary>
+    internal void RunSendPass(List<OutboundFrame> batch)
     {
-        var reader = _queue.Reader;
+        if (_sendDone.Task.IsCompleted)
+        {
+            return;
+        }
+
         try
         {
-            while (await reader.WaitToReadAsync().ConfigureAwait(false))
+            for (var writes = 0; writes < MaxWritesPerPass; writes++)
             {
-                // Everything drained in this pass goes to the socket in one write (see CoalescingStream).
-                _stream?.BeginBatch();
-                while (true)
+                // A close that does not drain everything lets out the owed replies only (or nothing).
+                var close = Volatile.Read(ref _close);
+                if (close is { Drain: CloseDrain.Nothing } || !_queue.TakeBatch(batch, MaxWriteBytes, includeData: close is not { Drain: not CloseDrain.Everything }))
                 {
-                    // Owed replies first: they answer the client, and no data may hold them up.
-                    await SendOwedRepliesAsync().ConfigureAwait(false);
-                    while (reader.TryRead(out var frame))
+                    // Drained (or told to stop): with a close requested, it is due now.
+                    if (_close is not null)
                     {
-                        if (_close is { Drain: not CloseDrain.Everything })
-                        {
-                            goto Close;
-                        }
-
-                        if (!ReferenceEquals(frame, WakeUp))
-                        {
-                            await SendFrameAsync(frame).ConfigureAwait(false);
-                        }
+                        _closing = CloseAsync();
                     }
 
-                    if (!Volatile.Read(ref _conflating))
-                    {
-                        break;
-                    }
-
-                    // Behind on a 'latest' topic: after the queue, the newest value per id.
-                    var conflated = TakeConflated();
-                    if (conflated is null)
-                    {
-                        if (reader.Count == 0)
-                        {
-                            break;
-                        }
-
-                        continue;
-                    }
-
-                    foreach (var frame in conflated)
-                    {
-                        if (_close is { Drain: not CloseDrain.Everything })
-                        {
-                            goto Close;
-                        }
-
-                        await SendFrameAsync(frame).ConfigureAwait(false);
-                    }
+                    return;
                 }
 
-                // A reply queued while the data went out must not wait for the next wake-up.
-                await SendOwedRepliesAsync().ConfigureAwait(false);
-                if (_stream is not null)
+                var write = WriteBatch(batch);
+                batch.Clear();
+                if (!write.IsCompletedSuccessfully)
                 {
-                    await _stream.EndBatchAsync().ConfigureAwait(false);
+                    _writing = CompleteWriteAsync(write);
+                    return;
                 }
             }
 
-        Close:
+            // Fair to the worker's other connections: the rest of this queue waits for its next turn.
+            _worker.Schedule(this);
+        }
+        catch (Exception ex) when (IsConnectionFailure(ex))
+        {
+            OnSendFailed(ex);
+        }
+        catch (Exception ex)
+        {
+            OnSendFaulted(ex);
+        }
+    }
+
+    private Task? _writing;
+    private Task? _closing;
+
+    private ValueTask WriteBatch(List<OutboundFrame> batch)
+    {
+        if (_stream is null)
+        {
+            // No coalescing transport (not installed for this request): the WebSocket frames each one.
+            return new ValueTask(SendEachAsync([.. batch]));
+        }
+
+        _stream.BeginBatch();
+        foreach (var frame in batch)
+        {
+            // The WebSocket's own writes (pongs) join the same batch, each a whole frame, never interleaved.
+            _stream.Gather(frame.WireBytes);
+            CountSent(frame);
+        }
+
+        return _stream.EndBatchAsync();
+    }
+
+    private async Task SendEachAsync(OutboundFrame[] frames)
+    {
+        foreach (var frame in frames)
+        {
+            await _socket.SendAsync(frame.Payload, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None).ConfigureAwait(false);
+            CountSent(frame);
+        }
+    }
+
+    private void CountSent(OutboundFrame frame)
+    {
+        if (++_framesSent % BrokerMetrics.LatencySampleEvery == 0 && frame.IngestTimestamp != 0)
+        {
+            _manager.Metrics?.RecordPublishToSend(Topic, frame.IngestTimestamp);
+        }
+    }
+
+    private async Task CompleteWriteAsync(ValueTask write)
+    {
+        try
+        {
+            await write.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsConnectionFailure(ex))
+        {
+            OnSendFailed(ex);
+            return;
+        }
+        catch (Exception ex)
+        {
+            OnSendFaulted(ex);
+            return;
+        }
+
+        // The pass goes on where it stopped, on the worker.
+        _worker.Schedule(this);
+    }
+
+    /// <summary>The close sequence: the final frame if any (the shutdown frame), then the close frame.</summary>
+    private async Task CloseAsync()
+    {
+        try
+        {
             var close = Volatile.Read(ref _close)!;
+
             // The replies the broker owes go out with every close but the client's own (and a
             // failure); nothing can be queued after this.
-            _owed.Writer.TryComplete();
-            if (close.Drain != CloseDrain.Nothing)
+            var owed = _queue.CompleteOwed();
+            if (close.Drain != CloseDrain.Nothing && owed.Count > 0 && _socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
             {
-                await SendOwedRepliesAsync().ConfigureAwait(false);
-            }
-
-            if (_stream is not null)
-            {
-                // What was gathered before the close request still goes out, ahead of the close.
-                await _stream.EndBatchAsync().ConfigureAwait(false);
+                await WriteBatch(owed).ConfigureAwait(false);
             }
 
             if (close.FinalFrame is not null && _socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
@@ -436,33 +384,65 @@ internal sealed partial class WebSocketConnection
         }
         catch (Exception ex) when (IsConnectionFailure(ex))
         {
-            Log.SendFailed(_logger, Id, Topic.Name, ex);
-            if (_lingerOnEnd)
-            {
-                // The receive side failed the socket and lingers; RunAsync aborts after that.
-                RequestClose(CloseCodes.InternalError, CloseCodes.InternalErrorReason, CloseDrain.Nothing);
-            }
-            else
-            {
-                Abort();
-            }
+            OnSendFailed(ex);
+        }
+        catch (Exception ex)
+        {
+            Log.LoopFaulted(_logger, Id, Topic.Name, "send", ex);
+            _socket.Abort();
+        }
+        finally
+        {
+            _sendDone.TrySetResult();
         }
     }
 
-    private async ValueTask SendOwedRepliesAsync()
+    private void OnSendFailed(Exception ex)
     {
-        while (_socket.State is WebSocketState.Open or WebSocketState.CloseReceived && _owed.Reader.TryRead(out var reply))
+        Log.SendFailed(_logger, Id, Topic.Name, ex);
+        if (_lingerOnEnd)
         {
-            await SendFrameAsync(reply).ConfigureAwait(false);
+            // The receive side failed the socket and lingers; RunAsync aborts after that.
+            RequestClose(CloseCodes.InternalError, CloseCodes.InternalErrorReason, CloseDrain.Nothing);
         }
+        else
+        {
+            Abort();
+        }
+
+        _sendDone.TrySetResult();
     }
 
-    private async ValueTask SendFrameAsync(OutboundFrame frame)
+    /// <summary>A bug, not the network: logged once, and the client is told with 1011 if the socket still can.</summary>
+    private void OnSendFaulted(Exception ex)
     {
-        await _socket.SendAsync(frame.Payload, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None).ConfigureAwait(false);
-        if (++_framesSent % BrokerMetrics.LatencySampleEvery == 0 && frame.IngestTimestamp != 0)
+        Log.LoopFaulted(_logger, Id, Topic.Name, "send", ex);
+        RequestClose(CloseCodes.InternalError, CloseCodes.InternalErrorReason, CloseDrain.Nothing);
+        _closing = CloseAfterFaultAsync();
+    }
+
+    private async Task CloseAfterFaultAsync()
+    {
+        try
         {
-            _manager.Metrics?.RecordPublishToSend(Topic, frame.IngestTimestamp);
+            if (_stream is not null)
+            {
+                await _stream.EndBatchAsync().ConfigureAwait(false);
+            }
+
+            if (_socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
+            {
+                var close = Volatile.Read(ref _close)!;
+                await _socket.CloseOutputAsync(close.Status, close.Reason, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (IsConnectionFailure(ex) || ex is InvalidOperationException)
+        {
+            _socket.Abort();
+        }
+        finally
+        {
+            _sendDone.TrySetResult();
         }
     }
 
@@ -503,7 +483,7 @@ internal sealed partial class WebSocketConnection
         catch (WebSocketException ex) when (ex.WebSocketErrorCode == WebSocketError.Faulted && _stream is not null)
         {
             // .NET's WebSocket found a protocol violation or bad UTF-8 and wrote its close frame
-            // (1002 or 1007); the send loop stops, and RunAsync lingers so the client can read it.
+            // (1002 or 1007); sending stops, and RunAsync lingers so the client can read it.
             Log.ProtocolViolation(_logger, Id, Topic.Name, ex.Message);
             _lingerOnEnd = true;
             RequestClose(WebSocketCloseStatus.ProtocolError, ex.Message, CloseDrain.Nothing);
@@ -512,6 +492,12 @@ internal sealed partial class WebSocketConnection
         {
             Log.ReceiveEnded(_logger, Id, Topic.Name, ex.GetType().Name);
             Abort();
+        }
+        catch (Exception ex)
+        {
+            // A bug, not the network: logged once; the sender sends the 1011 close.
+            Log.LoopFaulted(_logger, Id, Topic.Name, "receive", ex);
+            RequestClose(CloseCodes.InternalError, CloseCodes.InternalErrorReason, CloseDrain.Nothing);
         }
     }
 
@@ -558,7 +544,6 @@ internal sealed partial class WebSocketConnection
             if (!_rateLimiter.TryTake(_manager.TimeProvider.GetTimestamp()))
             {
                 _manager.OnRateLimited(this);
-                // The replies owed for the messages within the limit still go out, then the close.
                 RequestClose(CloseCodes.PolicyViolation, CloseCodes.RateLimitReason, CloseDrain.Everything);
                 return;
             }
@@ -600,7 +585,7 @@ internal sealed partial class WebSocketConnection
 
     private void OnClientClose()
     {
-        // Echo the client's code, as RFC 6455 section 5.5.1 asks; the send loop sends it.
+        // Echo the client's code, as RFC 6455 section 5.5.1 asks; the sender sends it.
         var status = _socket.CloseStatus ?? WebSocketCloseStatus.NormalClosure;
         RequestClose(status == WebSocketCloseStatus.Empty ? WebSocketCloseStatus.NormalClosure : status, string.Empty, CloseDrain.Nothing);
     }

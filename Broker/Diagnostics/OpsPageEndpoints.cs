@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using Microsoft.Extensions.FileProviders;
 
 namespace TopicBroker.Diagnostics;
 
@@ -55,6 +56,16 @@ internal static class OpsPageEndpoints
             using var buffer = new MemoryStream();
             stream.CopyTo(buffer);
             files[name[prefix.Length..]] = (ContentTypeOf(name), buffer.ToArray());
+        }
+
+        // The look the page shares with the sample pages: samples/web/base.css, embedded with them
+        // (Broker.csproj), served here as /ops/base.css so the page needs nothing outside /ops.
+        var shared = new ManifestEmbeddedFileProvider(assembly, "wwwroot/samples").GetFileInfo("base.css");
+        using (var stream = shared.CreateReadStream())
+        using (var buffer = new MemoryStream())
+        {
+            stream.CopyTo(buffer);
+            files["base.css"] = (ContentTypeOf("base.css"), buffer.ToArray());
         }
 
         return files.ToFrozenDictionary(StringComparer.Ordinal);

@@ -88,9 +88,34 @@ internal static class TopicApiEndpoints
         return true;
     }
 
+    /// <summary>
+    /// The entity id as the client meant it (protocol.md "HTTP API"): the last segment of the raw
+    /// request target, percent-decoded exactly once. Kestrel's route value cannot be used as is: it
+    /// decodes everything but <c>%2F</c>, so <c>a%2Fb</c> would stay <c>a%2Fb</c> while
+    /// <c>a%252Fb</c> would arrive as the same <c>a%2Fb</c>.
+    /// </summary>
+    internal static string EntityId(HttpContext context, string routeId)
+    {
+        var raw = context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget;
+        if (string.IsNullOrEmpty(raw) || raw[0] != '/')
+        {
+            return routeId;
+        }
+
+        var path = raw.AsSpan();
+        var query = path.IndexOfAny('?', '#');
+        if (query >= 0)
+        {
+            path = path[..query];
+        }
+
+        return Uri.UnescapeDataString(path[(path.LastIndexOf('/') + 1)..].ToString());
+    }
+
     private static async Task PublishAsync(
         HttpContext context, string topic, string id, ChangeParser parser, IngestPipeline pipeline, TokenValidator tokens, IOptions<BrokerOptions> options)
     {
+        id = EntityId(context, id);
         if (!await AuthorizeAsync(context, tokens, grants => grants.MayPublish(topic)).ConfigureAwait(false))
         {
             return;
@@ -129,6 +154,7 @@ internal static class TopicApiEndpoints
 
     private static async Task DeleteAsync(HttpContext context, string topic, string id, ChangeParser parser, IngestPipeline pipeline, TokenValidator tokens)
     {
+        id = EntityId(context, id);
         if (!await AuthorizeAsync(context, tokens, grants => grants.MayPublish(topic)).ConfigureAwait(false))
         {
             return;

@@ -66,6 +66,7 @@ internal static class BrokerApplication
         services.AddSingleton<TokenValidator>();
         services.AddSingleton<OriginPolicy>();
         services.AddSingleton<ClientMessageHandler>();
+        services.AddSingleton<SendWorkers>();
         services.AddSingleton<ConnectionManager>();
         services.AddMetrics();
         services.AddSingleton<BrokerMetrics>();

@@ -64,6 +64,11 @@ internal sealed class BrokerOptionsValidator : IValidateOptions<BrokerOptions>
             failures.Add("Broker:ShutdownReconnectSpread must not be negative.");
         }
 
+        if (options.SendWriteDelay < TimeSpan.Zero || options.SendWriteDelay > TimeSpan.FromSeconds(1))
+        {
+            failures.Add($"Broker:SendWriteDelay ({options.SendWriteDelay}) must be from 0 to 1 second: every frame waits that long.");
+        }
+
         if (options.Storage.Provider == StorageProvider.Postgres)
         {
             if (string.IsNullOrWhiteSpace(options.Storage.ConnectionString))

@@ -1,21 +1,22 @@
-using TopicBroker.Connections;
 using TopicBroker.Protocol;
 
 namespace TopicBroker.Topics;
 
 /// <summary>
-/// One topic: the last value per id, its seq, the recent history, and the connections subscribed
-/// to it. One lock guards all of it, so that a subscriber joins between two changes: it gets the
-/// state (or the replay) up to some seq N and then exactly the live changes after N, with no gap
-/// and no duplicate. The lock is taken once per broadcast, never per recipient, and nothing under
-/// it waits: fan-out only calls <see cref="WebSocketConnection.Deliver"/>.
+/// One topic: the last value per id, its seq, the recent history, and the subscribers it fans out
+/// to (<see cref="ITopicSubscriber"/>). One lock guards all of it, so that a subscriber joins
+/// between two changes: it gets the state (or the replay) up to some seq N and then exactly the
+/// live changes after N, with no gap and no duplicate. The lock is taken once per broadcast, never
+/// per recipient, and nothing under it waits or calls back into the topic: fan-out only calls
+/// <see cref="ITopicSubscriber.Deliver"/>, and the subscribers that overflowed are closed after
+/// the lock is released.
 /// </summary>
 internal sealed partial class TopicState
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<string, byte[]> _entities = new(StringComparer.Ordinal);
     private readonly HistoryRing _history;
-    private WebSocketConnection[] _subscribers = new WebSocketConnection[4];
+    private ITopicSubscriber[] _subscribers = new ITopicSubscriber[4];
     private int _subscriberCount;
     private int _reservedSlots;
     private OutboundFrame? _snapshot;
@@ -97,7 +98,7 @@ internal sealed partial class TopicState
     /// Queues the connection's first frames (the replay after <paramref name="since"/> when the
     /// history still holds it and it fits the queue, else a snapshot) and adds it to the fan-out.
     /// </summary>
-    public void Subscribe(WebSocketConnection connection, long? since, int replayLimit)
+    public void Subscribe(ITopicSubscriber connection, long? since, int replayLimit)
     {
         lock (_gate)
         {
@@ -112,10 +113,10 @@ internal sealed partial class TopicState
             var replayed = since is { } after
                 && after <= _seq
                 && after >= _seq - replayLimit
-                && _history.TryReplayAfter(after, _seq, connection, static (c, frame) => c.TryEnqueue(frame));
+                && _history.TryReplayAfter(after, _seq, connection, static (c, frame) => c.TryEnqueueInitial(frame));
             if (!replayed)
             {
-                connection.TryEnqueue(GetSnapshotLocked());
+                connection.TryEnqueueInitial(GetSnapshotLocked());
             }
 
             if (_subscriberCount == _subscribers.Length)
@@ -130,7 +131,7 @@ internal sealed partial class TopicState
     }
 
     /// <summary>Removes a connection from the fan-out; safe to call more than once.</summary>
-    public void Unsubscribe(WebSocketConnection connection)
+    public void Unsubscribe(ITopicSubscriber connection)
     {
         lock (_gate)
         {
@@ -161,6 +162,7 @@ internal sealed partial class TopicState
     /// </summary>
     public void Apply(long seq, string id, byte[]? data, OutboundFrame frame, long timestamp)
     {
+        List<ITopicSubscriber>? overflowed;
         lock (_gate)
         {
             if (data is null)
@@ -175,30 +177,37 @@ internal sealed partial class TopicState
             _snapshot = null;
             _history.Add(frame);
             Volatile.Write(ref _seq, seq);
-            FanOutLocked(frame);
+            overflowed = FanOutLocked(frame);
             _lastBroadcastTimestamp = timestamp;
         }
 
         Counters.AddUpdateIn();
+        CloseSlowConsumers(overflowed);
     }
 
     /// <summary>Fans a frame that changes no state (a ping) out to every subscriber.</summary>
     public void Broadcast(OutboundFrame frame)
     {
+        List<ITopicSubscriber>? overflowed;
         lock (_gate)
         {
-            FanOutLocked(frame);
+            overflowed = FanOutLocked(frame);
         }
+
+        CloseSlowConsumers(overflowed);
     }
 
     /// <summary>Sends every subscriber the current state as a snapshot (docs/operations.md "SQLite schema and external writers", periodic rebroadcast).</summary>
     public void RebroadcastSnapshot(long timestamp)
     {
+        List<ITopicSubscriber>? overflowed;
         lock (_gate)
         {
-            FanOutLocked(GetSnapshotLocked());
+            overflowed = FanOutLocked(GetSnapshotLocked());
             _lastBroadcastTimestamp = timestamp;
         }
+
+        CloseSlowConsumers(overflowed);
     }
 
     /// <summary>The topic's current state as a snapshot frame, serialized at most once per change.</summary>
@@ -213,16 +222,41 @@ internal sealed partial class TopicState
     private OutboundFrame GetSnapshotLocked() =>
         _snapshot ??= FrameSerializer.Snapshot(Name, _seq, _entities);
 
-    private void FanOutLocked(OutboundFrame frame)
+    /// <summary>Hands the frame to every subscriber; returns those that overflowed (null when none, the usual case).</summary>
+    private List<ITopicSubscriber>? FanOutLocked(OutboundFrame frame)
     {
+        List<ITopicSubscriber>? overflowed = null;
         var count = _subscriberCount;
-        // Backwards, because a full queue closes its connection, which swap-removes it from this
-        // array (the lock is re-entrant): the element moved into slot i has already been visited.
-        for (var i = count - 1; i >= 0; i--)
+        if (count > 0)
         {
-            _subscribers[i].Deliver(frame);
+            // The wire form is built here, once, rather than by whichever subscriber sends it first.
+            _ = frame.WireBytes;
+        }
+
+        var subscribers = _subscribers;
+        for (var i = 0; i < count; i++)
+        {
+            if (!subscribers[i].Deliver(frame))
+            {
+                (overflowed ??= []).Add(subscribers[i]);
+            }
         }
 
         Counters.AddFramesQueued(count);
+        return overflowed;
+    }
+
+    /// <summary>Outside the lock: a close unsubscribes, which takes the lock again.</summary>
+    private static void CloseSlowConsumers(List<ITopicSubscriber>? overflowed)
+    {
+        if (overflowed is null)
+        {
+            return;
+        }
+
+        foreach (var subscriber in overflowed)
+        {
+            subscriber.CloseAsSlowConsumer();
+        }
     }
 }

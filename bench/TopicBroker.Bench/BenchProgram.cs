@@ -54,13 +54,12 @@ internal static class BenchProgram
             return await RunPeersAsync(options, layout, store, writer, interactive, cancellationToken).ConfigureAwait(false);
         }
 
-        var scenarios = ScenarioCatalog.Create(options);
         var results = new List<ScenarioResult>();
         var startedUtc = DateTimeOffset.UtcNow;
         var startedAt = MonotonicClock.Now;
         try
         {
-            foreach (var scenario in scenarios)
+            foreach (var scenario in ScenarioCatalog.Create(options))
             {
                 var result = await RunScenarioAsync(scenario, options, signingKey, accessToken, layout, store, writer, interactive, cancellationToken).ConfigureAwait(false);
                 results.Add(result);
@@ -78,11 +77,13 @@ internal static class BenchProgram
             return ExitCancelled;
         }
 
-        if (options.Scenario == BenchCommandLine.AllCommand)
+        if (results.Count > 1)
         {
+            // `all` and comparisons: one summary over every run, and one file holding them all.
             ResultTables.WriteSummary(results, writer);
+            ScenarioCatalog.TryFind(options.Scenario)?.WriteComparison?.Invoke(results, writer);
             var all = new AllResult(startedUtc, MonotonicClock.ToSeconds(MonotonicClock.Now - startedAt), results.All(r => r.Passed), results);
-            var path = await store.WriteAsync(all, CancellationToken.None).ConfigureAwait(false);
+            var path = await store.WriteAsync(all, options.Scenario, CancellationToken.None).ConfigureAwait(false);
             writer.WriteLine($"wrote {path}");
         }
 

@@ -4,6 +4,7 @@
 // All entity data is shown through textContent and attributes, never parsed as HTML.
 
 import { TopicClient } from "./lib/topicbroker-client.js";
+import { showLastUpdate, showStatus } from "./topic-status.js";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 const LOW_BATTERY = 20;
@@ -13,7 +14,6 @@ const byNaturalOrder = new Intl.Collator(undefined, { numeric: true }).compare;
 // and <site>/tables (protocol.md "Sites and upstream replication").
 const site = new URLSearchParams(location.search).get("site");
 const topicOf = (name) => (site ? `${site}/${name}` : name);
-const baseTopic = (topic) => topic.slice(topic.indexOf("/") + 1);
 if (site) document.title = `${site} · ${document.title}`;
 
 const floorTables = document.getElementById("floor-tables");
@@ -21,22 +21,6 @@ const floorRobots = document.getElementById("floor-robots");
 const robotRows = document.getElementById("robot-rows");
 const robotsEmpty = document.getElementById("robots-empty");
 const unplacedTables = document.getElementById("unplaced-tables");
-
-// ---- Topic status (connection state and time of last update) ----
-
-function showStatus(client) {
-  const element = document.querySelector(`[data-topic-status="${baseTopic(client.topic)}"]`);
-  element.textContent = client.status;
-  element.dataset.state = client.status;
-  element.title = client.closeReason ?? "";
-}
-
-function showLastUpdate(client) {
-  const element = document.querySelector(`[data-topic-updated="${baseTopic(client.topic)}"]`);
-  if (!client.lastUpdate) return;
-  element.textContent = client.lastUpdate.toLocaleTimeString([], { hour12: false });
-  element.dateTime = client.lastUpdate.toISOString();
-}
 
 // ---- Robots ----
 

@@ -3,6 +3,7 @@
 // ticket moves only when the broker's update arrives, so every screen shows the same truth.
 
 import { TopicClient, accessToken } from "./lib/topicbroker-client.js";
+import { showLastUpdate, showStatus } from "./topic-status.js";
 
 const COLUMNS = ["new", "cooking", "ready"]; // "served" orders leave the board
 const NEXT_STATUS = { new: "cooking", cooking: "ready", ready: "served" };
@@ -185,23 +186,15 @@ document.querySelector(".board").addEventListener("click", (event) => {
 
 // ---- Connection ----
 
-function showStatus(client) {
-  const element = document.querySelector('[data-topic-status="orders"]');
-  element.textContent = client.status;
-  element.dataset.state = client.status;
-
+// Besides the status in the top bar, a banner across the board whenever it may be out of date.
+function showConnection(client) {
+  showStatus(client);
   banner.hidden = client.status === "live";
   banner.dataset.state = client.status;
   banner.textContent =
     client.status === "closed" ? `Orders unavailable: ${client.closeReason ?? "disconnected"}`
     : client.status === "connecting" ? "Connecting to the broker…"
     : "Connection lost: reconnecting. Orders shown may be out of date.";
-}
-
-function showLastUpdate(client) {
-  const element = document.querySelector('[data-topic-updated="orders"]');
-  element.textContent = client.lastUpdate.toLocaleTimeString([], { hour12: false });
-  element.dateTime = client.lastUpdate.toISOString();
 }
 
 const orders = new TopicClient({
@@ -215,7 +208,7 @@ const orders = new TopicClient({
     else renderOrder(id, data);
     showLastUpdate(orders);
   },
-  onStatus: (_, client) => showStatus(client),
+  onStatus: (_, client) => showConnection(client),
 });
 
 tick();

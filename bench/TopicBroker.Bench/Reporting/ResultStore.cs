@@ -21,10 +21,11 @@ internal sealed class ResultStore(string directory)
         return path;
     }
 
-    public async Task<string> WriteAsync(AllResult result, CancellationToken cancellationToken)
+    /// <summary>The results of a command that ran several scenarios (<c>all</c>, a comparison), as <c>&lt;name&gt;-*.json</c>.</summary>
+    public async Task<string> WriteAsync(AllResult result, string name, CancellationToken cancellationToken)
     {
         System.IO.Directory.CreateDirectory(Directory);
-        var path = PathFor("all", result.StartedUtc, "json");
+        var path = PathFor(name, result.StartedUtc, "json");
         await using var stream = File.Create(path);
         await JsonSerializer.SerializeAsync(stream, result, BenchJsonContext.Default.AllResult, cancellationToken).ConfigureAwait(false);
         return path;

@@ -35,6 +35,8 @@ internal sealed record ScenarioResult
 
     public IngestResult? Ingest { get; init; }
 
+    public ChaosResult? Chaos { get; init; }
+
     /// <summary>
     /// The broker's own <c>GET /api/status</c> at the end of the run (its per-topic counters:
     /// frames sent, conflated, dropped, slow-consumer closes), kept verbatim as a cross-check of
@@ -174,3 +176,36 @@ internal sealed record IngestMode(
     CpuUsage Cpu,
     double? BrokerCpuMicrosecondsPerUpdate,
     IReadOnlyList<string> RejectionSamples);
+
+/// <summary>What a chaos run did and found (bench README "chaos").</summary>
+internal sealed record ChaosResult(
+    int Seed,
+    double Minutes,
+    int Stops,
+    int Kills,
+    int Terms,
+    int Restarts,
+    int RestartRetries,
+    long AckedBridge,
+    long AckedHttp,
+    long Unanswered,
+    IReadOnlyDictionary<string, long> Rejections,
+    long StoreComparisons,
+    long FramesChecked,
+    long Connects,
+    long Resumes,
+    long SnapshotResets,
+    long FreshSnapshots,
+    long ShutdownFrames,
+    IReadOnlyDictionary<string, long> Closes,
+    long MalformedSent,
+    long MalformedDocumented,
+    long MalformedInterrupted,
+    double PeakRssMiB,
+    double RssLimitMiB,
+    IReadOnlyList<double> PeakRssPerIncarnationMiB,
+    long Violations,
+    IReadOnlyDictionary<string, long> ViolationsByInvariant,
+    IReadOnlyList<string> ViolationSamples,
+    IReadOnlyList<string> Invariants,
+    IReadOnlyList<string> StopLog);

@@ -26,6 +26,9 @@ internal sealed class BenchContext(
 
     public bool Quick => Options.Quick;
 
+    /// <summary>The broker this tool started for the scenario (null with --url): chaos stops and restarts it.</summary>
+    public BrokerProcess? OwnedBroker => ownedBroker;
+
     public ProgressLine StartProgress(Func<string> describe) => ProgressLine.Start(Output, interactive, describe);
 
     /// <summary>A pool of subscribers to the broker under test, with its token if it needs one.</summary>
@@ -108,10 +111,11 @@ internal sealed class BenchContext(
         DateTimeOffset startedUtc,
         long startedTimestamp,
         IReadOnlyList<string> problems,
-        IReadOnlyList<SummaryRow> summary)
+        IReadOnlyList<SummaryRow> summary,
+        bool brokerOutputIsAProblem = true)
     {
         var allProblems = problems.ToList();
-        if (ownedBroker is not null && ownedBroker.OutputLines > 0)
+        if (brokerOutputIsAProblem && ownedBroker is not null && ownedBroker.OutputLines > 0)
         {
             // It runs with MinimumLevel Warning: anything it printed is a warning or an error.
             allProblems.Add(

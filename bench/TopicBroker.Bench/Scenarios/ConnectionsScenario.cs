@@ -21,7 +21,7 @@ namespace TopicBroker.Bench.Scenarios;
 /// </remarks>
 internal sealed class ConnectionsScenario : IScenario
 {
-    public static ScenarioDefinition Definition { get; } = new("connections", "many idle subscribed connections: connect rate and broker memory per connection", options => new ConnectionsScenario(options));
+    public static ScenarioDefinition Definition { get; } = new("connections", "many idle subscribed connections: connect rate and broker memory per connection", options => [new ConnectionsScenario(options)]);
 
     private const int DefaultConnections = 15_000;
     private const int DefaultConnectConcurrency = 200;

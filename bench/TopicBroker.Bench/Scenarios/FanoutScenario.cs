@@ -11,7 +11,7 @@ namespace TopicBroker.Bench.Scenarios;
 /// </summary>
 internal sealed class FanoutScenario : IScenario
 {
-    public static ScenarioDefinition Definition { get; } = new("fanout", "1 topic, many subscribers, publisher on the TCP bridge at a fixed rate (or --sweep)", options => new FanoutScenario(options));
+    public static ScenarioDefinition Definition { get; } = new("fanout", "1 topic, many subscribers, publisher on the TCP bridge at a fixed rate (or --sweep)", options => [new FanoutScenario(options)]);
 
     /// <summary>1000 subscribers at 500 updates/s is 500,000 delivered frames/s.</summary>
     private const int DefaultSubscribers = 1000;
@@ -27,14 +27,20 @@ internal sealed class FanoutScenario : IScenario
     private readonly DeliverySettings _settings;
 
     public FanoutScenario(BenchOptions options)
+        : this(options, DefaultSubscribers, DefaultRate)
+    {
+    }
+
+    /// <summary>With other defaults for what the command line leaves open (a comparison's lighter load).</summary>
+    public FanoutScenario(BenchOptions options, int defaultSubscribers, double defaultRate)
     {
         var quick = options.Quick;
         var sweep = options.Sweep;
         _settings = new DeliverySettings(
             Name: "fanout",
             Topics: [options.TopicNames?[0] ?? "robots"],
-            SubscribersPerTopic: options.Subscribers ?? (quick ? 20 : DefaultSubscribers),
-            Rates: sweep ? options.SweepRates ?? (quick ? [50, 100, 200] : s_defaultSweepRates) : [options.Rate ?? (quick ? 100 : DefaultRate)],
+            SubscribersPerTopic: options.Subscribers ?? (quick ? 20 : defaultSubscribers),
+            Rates: sweep ? options.SweepRates ?? (quick ? [50, 100, 200] : s_defaultSweepRates) : [options.Rate ?? (quick ? 100 : defaultRate)],
             Sweep: sweep,
             P99LimitMs: options.P99LimitMs ?? DefaultP99LimitMs,
             WarmupSeconds: options.WarmupSeconds ?? (quick ? 0.3 : sweep ? 1 : DefaultWarmupSeconds),

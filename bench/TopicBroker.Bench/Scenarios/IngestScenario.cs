@@ -16,7 +16,7 @@ namespace TopicBroker.Bench.Scenarios;
 /// </summary>
 internal sealed class IngestScenario : IScenario
 {
-    public static ScenarioDefinition Definition { get; } = new("ingest", "acked updates/s over the TCP bridge (1 and 4 connections) and over HTTP publish", options => new IngestScenario(options));
+    public static ScenarioDefinition Definition { get; } = new("ingest", "acked updates/s over the TCP bridge (1 and 4 connections) and over HTTP publish", options => [new IngestScenario(options)]);
 
     private const int DefaultInFlight = 2048;
     private const int DefaultHttpConcurrency = 16;

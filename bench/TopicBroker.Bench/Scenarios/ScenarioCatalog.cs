@@ -14,11 +14,18 @@ internal static class ScenarioCatalog
         TopicsScenario.Definition,
         ConnectionsScenario.Definition,
         IngestScenario.Definition,
+        DurabilityComparison.Definition,
+        Chaos.ChaosScenario.Definition,
     ];
 
     /// <summary>The scenarios a parsed command line asks for: the one named, or every one marked for <c>all</c>.</summary>
     public static IReadOnlyList<IScenario> Create(BenchOptions options) =>
         options.Scenario == BenchCommandLine.AllCommand
-            ? [.. All.Where(s => s.InAll).Select(s => s.Create(options))]
-            : [All.Single(s => s.Name == options.Scenario).Create(options)];
+            ? [.. All.Where(s => s.InAll).SelectMany(s => s.Create(options))]
+            : Find(options.Scenario).Create(options);
+
+    /// <summary>The definition of a scenario by name; null for <c>all</c>.</summary>
+    public static ScenarioDefinition? TryFind(string name) => All.FirstOrDefault(s => s.Name == name);
+
+    private static ScenarioDefinition Find(string name) => TryFind(name) ?? throw new InvalidOperationException($"No scenario '{name}' is registered.");
 }

@@ -12,7 +12,7 @@ namespace TopicBroker.Bench.Scenarios;
 /// </summary>
 internal sealed class TopicsScenario : IScenario
 {
-    public static ScenarioDefinition Definition { get; } = new("topics", "many topics with few subscribers each, fixed total rate", options => new TopicsScenario(options));
+    public static ScenarioDefinition Definition { get; } = new("topics", "many topics with few subscribers each, fixed total rate", options => [new TopicsScenario(options)]);
 
     private const int DefaultTopics = 1000;
     private const int DefaultSubscribersPerTopic = 10;
