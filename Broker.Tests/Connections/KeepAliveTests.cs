@@ -1,4 +1,6 @@
 using System.Net.WebSockets;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 
 namespace TopicBroker.Tests.Connections;
 
@@ -40,39 +42,40 @@ public sealed class KeepAliveTests
     [Test]
     public async Task SilentClient_IsClosedWith4408AfterPongTimeout()
     {
-        await using var broker = await BrokerHost.StartAsync(new Dictionary<string, string?>
-        {
-            ["Broker:PingInterval"] = "00:00:00.100",
-            ["Broker:PongTimeout"] = "00:00:00.500",
-        });
+        // The broker's clock is fake: the test moves it past the default 45 s instead of waiting.
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var broker = await BrokerHost.StartAsync(services: s => s.AddSingleton<TimeProvider>(clock));
         await using var client = await broker.ConnectAsync("status");
+        await client.ReceiveFrameAsync("snapshot");
 
-        // The client reads (so it sees the pings and the close) but never answers.
-        var (status, reason, messages) = await client.ReceiveUntilCloseAsync();
+        clock.Advance(TimeSpan.FromSeconds(46));
 
+        // The client reads (so it sees the close) but never answers.
+        var (status, reason, _) = await client.ReceiveUntilCloseAsync();
         Assert.That((int?)status, Is.EqualTo(4408));
         Assert.That(reason, Is.EqualTo("pong timeout"));
-        Assert.That(messages, Is.GreaterThanOrEqualTo(1), "the snapshot, then pings");
         Assert.That(broker.Get<TopicBroker.Connections.ConnectionManager>().Connections.All(c => c.IsClosing), Is.True);
     }
 
     [Test]
     public async Task ClientThatAnswersPings_StaysConnectedPastThePongTimeout()
     {
-        await using var broker = await BrokerHost.StartAsync(new Dictionary<string, string?>
-        {
-            ["Broker:PingInterval"] = "00:00:00.100",
-            ["Broker:PongTimeout"] = "00:00:02",
-        });
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var broker = await BrokerHost.StartAsync(services: s => s.AddSingleton<TimeProvider>(clock));
         await using var client = await broker.ConnectAsync("status");
         await client.ReceiveFrameAsync("snapshot");
 
-        // Answer 30 pings: at least 3 s, past the 2 s timeout. Only a client stalled for 2 s
-        // between two pongs could be closed, so a busy machine does not make this fail.
-        for (var i = 0; i < 30; i++)
+        // Six pings of the default 15 s interval: 90 s, twice the 45 s pong timeout. After each
+        // pong a ping of our own, answered in order, shows that the broker has read the pong
+        // before the clock moves on.
+        for (var i = 0; i < 6; i++)
         {
+            clock.Advance(TimeSpan.FromSeconds(15));
             var ping = await client.ReceiveFrameAsync("ping");
+            Assert.That(ping.GetProperty("data").GetProperty("timestamp").GetInt64(), Is.EqualTo(clock.GetUtcNow().ToUnixTimeMilliseconds()));
             await client.SendTextAsync($$"""{"type":"pong","data":{{ping.GetProperty("data").GetRawText()}}}""");
+            await client.SendTextAsync($$"""{"type":"ping","data":{{i}}}""");
+            Assert.That((await client.ReceiveFrameAsync("pong")).GetProperty("data").GetInt32(), Is.EqualTo(i));
         }
 
         Assert.That(client.Socket.State, Is.EqualTo(WebSocketState.Open));

@@ -101,6 +101,9 @@ internal sealed class PostgresServer
 
     private int PostmasterPid() => int.Parse(File.ReadLines(Path.Combine(DataDirectory, "postmaster.pid")).First(), System.Globalization.CultureInfo.InvariantCulture);
 
+    /// <summary>A server of the test's own (for tests that crash it), stopped by <see cref="StopAsync"/>.</summary>
+    public static Task<PostgresServer> StartPrivateAsync() => StartAsync();
+
     private static async Task<PostgresServer> StartAsync()
     {
         await SystemPackages.RequireAsync($"{Bin}/postgres", "postgresql");
@@ -128,7 +131,7 @@ internal sealed class PostgresServer
         "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=300", "-c", "log_min_messages=warning",
     ];
 
-    private async Task StopAsync()
+    public async Task StopAsync()
     {
         if (!_server.HasExited)
         {

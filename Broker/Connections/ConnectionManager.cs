@@ -53,6 +53,9 @@ internal sealed partial class ConnectionManager
 
     public TimeProvider TimeProvider { get; }
 
+    /// <summary>Cluster mode only, set once at start-up: the catch-up a resume ahead of this node waits for.</summary>
+    public ITopicCatchUp? CatchUp { get; set; }
+
     /// <summary>Set once at start-up (the metrics read this manager, so they cannot be a constructor argument).</summary>
     public BrokerMetrics? Metrics { get; set; }
 
@@ -109,6 +112,14 @@ internal sealed partial class ConnectionManager
         {
             await RefuseAsync(socket, id, topicName, CloseCodes.Unsupported, CloseCodes.UnknownTopicReason(topicName)).ConfigureAwait(false);
             return;
+        }
+
+        if (since is { } resumeAfter && resumeAfter > topic.Seq && CatchUp is { } catchUp)
+        {
+            // A cluster node behind the one the client came from applies up to since first
+            // (protocol.md "Cluster"), so the resume replays instead of sending a snapshot.
+            using var catchUpTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(5), TimeProvider);
+            await catchUp.CatchUpAsync(topic, resumeAfter, catchUpTimeout.Token).ConfigureAwait(false);
         }
 
         if (!topic.TryReserveSlot(Options.MaxConnectionsPerTopic))
@@ -196,12 +207,25 @@ internal sealed partial class ConnectionManager
         }
     }
 
-    private void RequestShutdown(WebSocketConnection connection)
+    /// <summary>
+    /// A cluster node that lost its store (protocol.md "Cluster"): every client gets its queued
+    /// frames, a shutdown frame with resumeFrom, and a 1001 close, so it resumes on another node.
+    /// Newcomers are still admitted (and sent on by the next call).
+    /// </summary>
+    public void CloseAllToResumeElsewhere()
+    {
+        foreach (var connection in _connections.Values)
+        {
+            RequestShutdown(connection, CloseCodes.StoreUnavailableReason);
+        }
+    }
+
+    private void RequestShutdown(WebSocketConnection connection, string reason = CloseCodes.ShuttingDownReason)
     {
         var spreadMs = (long)Options.ShutdownReconnectSpread.TotalMilliseconds;
         var reconnectAfterMs = spreadMs <= 0 ? 0 : Random.Shared.NextInt64(spreadMs);
-        var frame = FrameSerializer.Shutdown(connection.Topic.Name, CloseCodes.ShuttingDownReason, reconnectAfterMs, connection.Topic.Seq);
-        connection.RequestClose(CloseCodes.GoingAway, CloseCodes.ShuttingDownReason, CloseDrain.Everything, frame, Options.ShutdownTimeout);
+        var frame = FrameSerializer.Shutdown(connection.Topic.Name, reason, reconnectAfterMs, connection.Topic.Seq);
+        connection.RequestClose(CloseCodes.GoingAway, reason, CloseDrain.Everything, frame, Options.ShutdownTimeout);
     }
 
     /// <summary>Closes a socket that never became a connection: no sender exists yet, so this is its only writer.</summary>

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using TopicBroker.Cluster;
 using TopicBroker.Connections;
 using TopicBroker.Ingest;
 using TopicBroker.Topics;
@@ -33,7 +34,8 @@ internal sealed class BrokerMetrics : IDisposable
         TopicRegistry topics,
         ConnectionManager connections,
         IngestPipeline pipeline,
-        BridgeListener bridge)
+        BridgeListener bridge,
+        ClusterLink? cluster = null)
     {
         _meter = meterFactory.Create(MeterName);
         _publishToSend = _meter.CreateHistogram<double>(
@@ -64,6 +66,23 @@ internal sealed class BrokerMetrics : IDisposable
             unit: "{commit}", description: "SQLite transactions committed (group commits).");
         _meter.CreateObservableGauge("topicbroker.store.healthy", () => pipeline.IsStoreHealthy ? 1 : 0,
             description: "1 while the store commits, 0 after a failed commit until one succeeds.");
+        if (cluster is not null)
+        {
+            // Cluster mode (docs/operations.md "Cluster mode"): the node is a label, so one dashboard shows every node.
+            var node = new KeyValuePair<string, object?>("node", cluster.NodeId);
+            _meter.CreateObservableGauge("topicbroker.cluster.link_up", () => new Measurement<int>(cluster.State == ClusterLinkState.Up ? 1 : 0, node),
+                description: "1 while this node's Redis link is connected and delivering; 0 while delivery runs from the store alone.");
+            _meter.CreateObservableGauge("topicbroker.cluster.lag", () => topics.All.Select(topic => new Measurement<long>(
+                    Math.Max(0, cluster.CommittedSeq(topic) - topic.Seq), node, new KeyValuePair<string, object?>("topic", topic.Name))),
+                unit: "{change}", description: "Committed changes this node has not applied yet, per topic.");
+            _meter.CreateObservableCounter("topicbroker.cluster.backfills", () => new Measurement<long>(cluster.Backfills, node),
+                unit: "{read}", description: "Reads of missing changes from the store's history (gaps, lost last messages, Redis down).");
+            _meter.CreateObservableCounter("topicbroker.cluster.backfilled_changes", () => new Measurement<long>(cluster.BackfilledChanges, node),
+                unit: "{change}", description: "Changes read from the store's history by backfills.");
+            _meter.CreateObservableCounter("topicbroker.cluster.duplicates_dropped", () => new Measurement<long>(cluster.DuplicatesDropped, node),
+                unit: "{change}", description: "Changes that arrived again (pub/sub duplicates, backfill races) and were dropped.");
+        }
+
         _meter.CreateObservableGauge("topicbroker.bridge.connections", () => bridge.ConnectionCount,
             unit: "{connection}", description: "Open TCP bridge connections.");
     }

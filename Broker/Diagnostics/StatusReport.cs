@@ -18,7 +18,26 @@ internal sealed record BrokerStatus(
     TotalsStatus Totals,
     Dictionary<string, TopicStatus> Topics,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] TopicBroker.Sites.SitesStatus? Sites = null,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] TopicBroker.Upstream.UpstreamStatus? Upstream = null);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] TopicBroker.Upstream.UpstreamStatus? Upstream = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ClusterStatus? Cluster = null);
+
+/// <summary>Cluster mode only (docs/operations.md "Cluster mode"): this node, its Redis link, and how far it lags the store.</summary>
+internal sealed record ClusterStatus(
+    string NodeId,
+    string Link,
+    bool Degraded,
+    long MessagesReceived,
+    long Backfills,
+    long BackfilledChanges,
+    long DuplicatesDropped,
+    long Resynchronizations,
+    long PublishFailures,
+    Dictionary<string, ClusterTopicStatus> Topics);
+
+/// <param name="Applied">The seq this node has applied and fanned out.</param>
+/// <param name="Committed">The topic's committed seq as this node's repair loop last read it from the store.</param>
+/// <param name="Held">Changes held behind a gap, waiting for the seqs before them.</param>
+internal sealed record ClusterTopicStatus(long Applied, long Committed, long Lag, int Held, long DuplicatesDropped);
 
 /// <summary>The readiness checks' outcome, as <c>/ready</c> reports it.</summary>
 internal sealed record HealthSummary(string Status, Dictionary<string, string> Checks);

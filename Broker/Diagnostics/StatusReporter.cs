@@ -1,6 +1,7 @@
 using System.Reflection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
+using TopicBroker.Cluster;
 using TopicBroker.Connections;
 using TopicBroker.Hosting;
 using TopicBroker.Ingest;
@@ -23,7 +24,9 @@ internal sealed class StatusReporter(
     HealthCheckService health,
     IOptions<BrokerOptions> brokerOptions,
     IOptions<DiagnosticsOptions> diagnosticsOptions,
-    TimeProvider timeProvider)
+    TimeProvider timeProvider,
+    TopicSequencer sequencer,
+    ClusterLink? cluster = null)
 {
     public static readonly string Version =
         typeof(StatusReporter).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
@@ -92,7 +95,32 @@ internal sealed class StatusReporter(
             totals,
             topicStatuses,
             topics.SitesEnabled ? replication.GetStatus() : null,
-            upstream.Enabled ? upstream.GetStatus() : null);
+            upstream.Enabled ? upstream.GetStatus() : null,
+            cluster is null ? null : GetClusterStatus(cluster));
+    }
+
+    private ClusterStatus GetClusterStatus(ClusterLink link)
+    {
+        var perTopic = new Dictionary<string, ClusterTopicStatus>(StringComparer.Ordinal);
+        foreach (var topic in topics.All)
+        {
+            var applied = topic.Seq;
+            var committed = Math.Max(link.CommittedSeq(topic), applied);
+            var (duplicates, held) = sequencer.CountersOf(topic);
+            perTopic[topic.Name] = new ClusterTopicStatus(applied, committed, committed - applied, held, duplicates);
+        }
+
+        return new ClusterStatus(
+            link.NodeId,
+            link.State.ToString().ToLowerInvariant(),
+            link.State != ClusterLinkState.Up,
+            link.MessagesReceived,
+            link.Backfills,
+            link.BackfilledChanges,
+            link.DuplicatesDropped,
+            link.Resynchronizations,
+            link.PublishFailures,
+            perTopic);
     }
 
     /// <summary>The samples newer than <paramref name="afterUnixMs"/> (all when null), each with its rates since the one before.</summary>

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using TopicBroker.Cluster;
 using TopicBroker.Connections;
 using TopicBroker.Diagnostics;
 using TopicBroker.Endpoints;
@@ -32,6 +33,7 @@ internal static class BrokerApplication
 
         var app = builder.Build();
         app.Services.GetRequiredService<ConnectionManager>().Metrics = app.Services.GetRequiredService<BrokerMetrics>();
+        app.Services.GetRequiredService<ConnectionManager>().CatchUp = app.Services.GetService<ClusterLink>();
         app.Services.GetRequiredService<TopicBroker.Sites.ReplicationMetrics>();
         app.UseTrustedProxies();
         app.UseBrokerDiagnostics();
@@ -75,6 +77,20 @@ internal static class BrokerApplication
             sp.GetRequiredService<IOptions<BrokerOptions>>().Value.Storage.Provider == StorageProvider.Postgres
                 ? ActivatorUtilities.CreateInstance<PostgresStateStore>(sp)
                 : ActivatorUtilities.CreateInstance<SqliteStateStore>(sp));
+        services.AddSingleton<StoreHealth>();
+        services.AddSingleton<TopicSequencer>();
+        // Cluster mode (docs/operations.md "Cluster mode") is chosen by configuration at start-up.
+        var clustered = !string.IsNullOrWhiteSpace(configuration[$"{BrokerOptions.SectionName}:Cluster:Redis"]);
+        if (clustered)
+        {
+            services.AddSingleton<ClusterLink>();
+            services.AddSingleton<ICommitFeed>(sp => sp.GetRequiredService<ClusterLink>());
+        }
+        else
+        {
+            services.AddSingleton<ICommitFeed, NoCommitFeed>();
+        }
+
         services.AddSingleton<IngestPipeline>();
         services.AddSingleton<BridgeListener>();
         services.AddSingleton<IIngestSource>(sp => sp.GetRequiredService<BridgeListener>());
@@ -85,7 +101,14 @@ internal static class BrokerApplication
 
         services.AddHostedService<AnonymousModeWarning>();
 
-        // Start order matters: the pipeline loads state before anything can publish or subscribe.
+        // Start order matters: the cluster link subscribes before the pipeline loads (so nothing
+        // committed elsewhere falls between the two), and the pipeline loads state before anything
+        // can publish or subscribe.
+        if (clustered)
+        {
+            services.AddHostedService(sp => sp.GetRequiredService<ClusterLink>());
+        }
+
         services.AddHostedService(sp => sp.GetRequiredService<IngestPipeline>());
         services.AddHostedService<PollingService>();
         services.AddHostedService<ConnectionHeartbeat>();

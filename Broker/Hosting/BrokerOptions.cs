@@ -68,7 +68,10 @@ public sealed class BrokerOptions
     /// <summary>reconnectAfterMs in the shutdown frame is drawn uniformly from [0, this).</summary>
     public TimeSpan ShutdownReconnectSpread { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>Which database holds the state (docs/operations.md "Cluster mode").</summary>
+    /// <summary>Several nodes on one PostgreSQL store (docs/operations.md "Cluster mode").</summary>
+    public ClusterOptions Cluster { get; set; } = new();
+
+    /// <summary>Which database holds the state (docs/operations.md "PostgreSQL store").</summary>
     public StorageOptions Storage { get; set; } = new();
 
     /// <summary>The SQLite file; relative paths are relative to the app's base directory.</summary>

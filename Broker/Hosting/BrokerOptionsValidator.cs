@@ -88,6 +88,37 @@ internal sealed class BrokerOptionsValidator : IValidateOptions<BrokerOptions>
             }
         }
 
+        if (!string.IsNullOrWhiteSpace(options.Cluster.Redis))
+        {
+            if (options.Storage.Provider != StorageProvider.Postgres)
+            {
+                failures.Add("Broker:Cluster:Redis needs Broker:Storage:Provider Postgres: every node of a cluster shares one PostgreSQL store.");
+            }
+
+            try
+            {
+                _ = StackExchange.Redis.ConfigurationOptions.Parse(options.Cluster.Redis);
+            }
+            catch (ArgumentException ex)
+            {
+                failures.Add($"Broker:Cluster:Redis is not a StackExchange.Redis configuration string: {ex.Message}");
+            }
+
+            RequirePositive(failures, "Cluster:RepairDelay", options.Cluster.RepairDelay);
+            RequirePositive(failures, "Cluster:GapHoldTime", options.Cluster.GapHoldTime);
+            RequirePositive(failures, "Cluster:HeartbeatInterval", options.Cluster.HeartbeatInterval);
+            RequirePositive(failures, "Cluster:StoreLossDeadline", options.Cluster.StoreLossDeadline);
+            if (string.IsNullOrWhiteSpace(options.Cluster.Channel))
+            {
+                failures.Add("Broker:Cluster:Channel must not be empty.");
+            }
+
+            if (options.Cluster.TestFaults.DropEvery < 0 || options.Cluster.TestFaults.DuplicateEvery < 0 || options.Cluster.TestFaults.ReorderEvery < 0)
+            {
+                failures.Add("Broker:Cluster:TestFaults counts must not be negative.");
+            }
+        }
+
         if (options.PongTimeout <= options.PingInterval)
         {
             failures.Add($"Broker:PongTimeout ({options.PongTimeout}) must be longer than Broker:PingInterval ({options.PingInterval}), or every client would time out between two pings.");

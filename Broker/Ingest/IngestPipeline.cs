@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
+using TopicBroker.Cluster;
 using TopicBroker.Connections;
 using TopicBroker.Hosting;
 using TopicBroker.Protocol;
@@ -21,18 +22,23 @@ internal sealed partial class IngestPipeline : BackgroundService
 {
     private readonly Channel<IngestItem> _queue;
     private readonly IStateStore _store;
+    private readonly StoreHealth _storeHealth;
+    private readonly TopicSequencer _sequencer;
+    private readonly ICommitFeed _feed;
     private readonly TopicRegistry _topics;
     private readonly ConnectionManager _connections;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger<IngestPipeline> _logger;
     private readonly int _maxBatch;
     private readonly int _maxEntitiesPerTopic;
-    private volatile bool _storeHealthy = true;
     private long _committedChanges;
     private long _commits;
 
     public IngestPipeline(
         IStateStore store,
+        StoreHealth storeHealth,
+        TopicSequencer sequencer,
+        ICommitFeed feed,
         TopicRegistry topics,
         ConnectionManager connections,
         IOptions<BrokerOptions> options,
@@ -40,6 +46,9 @@ internal sealed partial class IngestPipeline : BackgroundService
         ILogger<IngestPipeline> logger)
     {
         _store = store;
+        _storeHealth = storeHealth;
+        _sequencer = sequencer;
+        _feed = feed;
         _topics = topics;
         _connections = connections;
         _timeProvider = timeProvider;
@@ -56,7 +65,7 @@ internal sealed partial class IngestPipeline : BackgroundService
     }
 
     /// <summary>False after a commit failed, until one succeeds again.</summary>
-    public bool IsStoreHealthy => _storeHealthy;
+    public bool IsStoreHealthy => _storeHealth.IsHealthy;
 
     public long CommittedChanges => Interlocked.Read(ref _committedChanges);
 
@@ -74,8 +83,12 @@ internal sealed partial class IngestPipeline : BackgroundService
                 stored.Seq,
                 stored.Entities,
                 stored.History.Select(change => FrameSerializer.Update(topic.Name, change.Seq, change.Id, change.Data)));
+            // What the cluster link received for this topic before the load is applied after it, or dropped.
+            _sequencer.MarkLoaded(topic);
             Log.TopicLoaded(_logger, topic.Name, stored.Seq, stored.Entities.Count, stored.History.Count);
         }
+
+        _sequencer.CompleteStartupLoad();
 
         // Pick up what other programs wrote while the broker was down.
         _queue.Writer.TryWrite(PollRequest.Instance);
@@ -189,6 +202,9 @@ internal sealed partial class IngestPipeline : BackgroundService
         {
             batch[i].Complete(PublishResult.Committed(stored[i].Seq));
         }
+
+        // Last: the other nodes learn of the batch after its publishers have their answers.
+        _feed.Publish(stored);
     }
 
     /// <summary>
@@ -243,6 +259,7 @@ internal sealed partial class IngestPipeline : BackgroundService
         Log.ExternalChangesCommitted(_logger, external.Count);
         Broadcast(external);
         OnChangesCommitted();
+        _feed.Publish(external);
     }
 
     private async Task<IReadOnlyList<StoredChange>?> TryCommitAsync(NewChange[] changes)
@@ -250,10 +267,9 @@ internal sealed partial class IngestPipeline : BackgroundService
         try
         {
             var committed = await _store.CommitAsync(changes, CancellationToken.None).ConfigureAwait(false);
-            if (!_storeHealthy)
+            if (_storeHealth.MarkHealthy())
             {
                 Log.StoreRecovered(_logger);
-                _storeHealthy = true;
             }
 
             Interlocked.Add(ref _committedChanges, changes.Length);
@@ -264,24 +280,25 @@ internal sealed partial class IngestPipeline : BackgroundService
         {
             // Nothing of this batch exists anywhere, its seqs included (they were taken inside the
             // transaction that rolled back).
-            if (_storeHealthy)
+            if (_storeHealth.MarkFailed())
             {
                 Log.StoreFailed(_logger, ex);
-                _storeHealthy = false;
             }
 
             return null;
         }
     }
 
+    /// <summary>
+    /// Applies committed changes through the sequencer: on one node each is its topic's next seq and
+    /// is applied at once; in a cluster another node may have committed seqs in between, which
+    /// the sequencer waits for (protocol.md "Cluster").
+    /// </summary>
     private void Broadcast(IReadOnlyList<StoredChange> changes)
     {
-        var now = _timeProvider.GetTimestamp();
         foreach (var change in changes)
         {
-            // Serialized once here; every subscriber's queue gets the same bytes.
-            var frame = FrameSerializer.Update(change.Topic, change.Seq, change.Id, change.Data, change.IngestTimestamp);
-            Resolve(change.Topic).Apply(change.Seq, change.Id, change.Data, frame, now);
+            _sequencer.Offer(change);
         }
     }
 

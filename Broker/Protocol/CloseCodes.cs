@@ -15,6 +15,7 @@ internal static class CloseCodes
     public const WebSocketCloseStatus TokenExpired = (WebSocketCloseStatus)4401;
 
     public const string ShuttingDownReason = "server shutting down";
+    public const string StoreUnavailableReason = "store unavailable";
     public const string TooManyConnectionsReason = "Too many connections";
     public const string SlowConsumerReason = "slow consumer";
     public const string BinaryReason = "binary frames are not supported";

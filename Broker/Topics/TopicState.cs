@@ -80,6 +80,35 @@ internal sealed partial class TopicState
         }
     }
 
+    /// <summary>
+    /// Replaces the whole state with a newer committed one and sends every subscriber a snapshot
+    /// of it: for a cluster node whose applied seq the store's history no longer reaches
+    /// (protocol.md "Cluster"). Called by the cluster's sequencer only, in place of the missing
+    /// <see cref="Apply"/> calls.
+    /// </summary>
+    public void Resynchronize(long seq, IEnumerable<KeyValuePair<string, byte[]>> entities, IEnumerable<OutboundFrame> history, long timestamp)
+    {
+        lock (_gate)
+        {
+            _entities.Clear();
+            foreach (var (id, data) in entities)
+            {
+                _entities[id] = data;
+            }
+
+            _history.Clear();
+            foreach (var frame in history)
+            {
+                _history.Add(frame);
+            }
+
+            Volatile.Write(ref _seq, seq);
+            _snapshot = null;
+            FanOutLocked(GetSnapshotLocked());
+            _lastBroadcastTimestamp = timestamp;
+        }
+    }
+
     /// <summary>Takes one of the topic's connection slots; false when the topic is full.</summary>
     public bool TryReserveSlot(int maxConnections)
     {

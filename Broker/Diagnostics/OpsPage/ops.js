@@ -129,6 +129,18 @@ function renderStatus(status) {
 
   renderReplication(status);
 
+  const cluster = document.getElementById("cluster");
+  cluster.hidden = !status.cluster;
+  if (status.cluster) {
+    cluster.dataset.state = status.cluster.degraded ? "down" : "up";
+    setText(cluster, "cluster-node", status.cluster.nodeId);
+    setText(cluster, "cluster-link", status.cluster.degraded ? `Redis ${status.cluster.link}: delivering from the store` : "Redis link up");
+    const lag = Object.values(status.cluster.topics).reduce((sum, topic) => sum + topic.lag, 0);
+    setText(cluster, "cluster-lag", numberFormat.format(lag));
+    setText(cluster, "cluster-backfills", numberFormat.format(status.cluster.backfills));
+    setText(cluster, "cluster-duplicates", numberFormat.format(status.cluster.duplicatesDropped));
+  }
+
   for (const [name, topic] of Object.entries(status.topics)) {
     const { element } = topicCard(name);
     element.dataset.slow = String(topic.slowConsumerCloses > 0);
