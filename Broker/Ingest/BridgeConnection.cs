@@ -19,6 +19,9 @@ internal sealed partial class BridgeConnection : IDisposable
     /// <summary>Lines read but not yet answered; past this the read loop waits.</summary>
     private const int MaxUnansweredLines = 8192;
 
+    /// <summary>Answers the kernel may hold for a client before a flush waits: a few thousand.</summary>
+    private const int AnswerSendBufferBytes = 64 * 1024;
+
     private static readonly byte[] OkPrefix = """{"ok":true,"seq":"""u8.ToArray();
 
     private readonly Socket _socket;
@@ -48,6 +51,10 @@ internal sealed partial class BridgeConnection : IDisposable
     {
         Id = id;
         _socket = socket;
+        // A small send buffer: otherwise the kernel's autotuning takes megabytes of answers (over
+        // a minute of them at durable-commit rates) before a flush ever waits, and a client that
+        // reads nothing is given up on only long after IdleTimeout (protocol.md "TCP bridge").
+        socket.SendBufferSize = AnswerSendBufferBytes;
         _stream = new NetworkStream(socket, ownsSocket: true);
         _parser = parser;
         _pipeline = pipeline;
@@ -109,6 +116,10 @@ internal sealed partial class BridgeConnection : IDisposable
             {
                 _readDeadline.CancelAfter(TimeToDeadline());
                 var result = await reader.ReadAsync(stopOrDeadline.Token).ConfigureAwait(false);
+                // The deadline spans only the wait for bytes: lines arrived, so the client is not
+                // idle while this loop then waits for room among the unanswered lines (that wait
+                // is the broker's backpressure, bounded by the answer loop's own deadline).
+                _readDeadline.CancelAfter(Timeout.InfiniteTimeSpan);
                 var buffer = result.Buffer;
                 while (TryReadLine(ref buffer, out var line))
                 {
