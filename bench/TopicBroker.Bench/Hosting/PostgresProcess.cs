@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using System.Globalization;
+using TopicBroker.Testing;
 
 namespace TopicBroker.Bench.Hosting;
 
@@ -12,7 +14,6 @@ internal sealed class PostgresProcess : IAsyncDisposable
 {
     private const string Bin = "/usr/lib/postgresql/15/bin";
     private const string ReadyLine = "database system is ready to accept connections";
-    private const int Sigint = 2;
 
     private readonly string _root;
     private readonly ServerProcess _server;
@@ -26,7 +27,7 @@ internal sealed class PostgresProcess : IAsyncDisposable
 
     public int Port { get; }
 
-    /// <summary>The Npgsql connection string of the default database, which the brokers migrate.</summary>
+    /// <summary>The Npgsql connection string of the default database, which the first node migrates.</summary>
     public string ConnectionString => string.Create(CultureInfo.InvariantCulture, $"Host=127.0.0.1;Port={Port};Username=postgres;Database=postgres");
 
     /// <param name="fsync">Off trades durability against a machine crash for speed (acks then survive a process crash only).</param>
@@ -37,28 +38,20 @@ internal sealed class PostgresProcess : IAsyncDisposable
             throw new BenchSetupException($"PostgreSQL 15 is not installed ({Bin}/postgres): apt-get install postgresql.");
         }
 
-        var root = (await ServerProcess.RunToEndAsync(["runuser", "-u", "postgres", "--", "mktemp", "-d", "/tmp/topicbroker-bench-pg-XXXXXX"], cancellationToken).ConfigureAwait(false)).Trim();
+        var root = (await RunAsync(["runuser", "-u", "postgres", "--", "mktemp", "-d", "/tmp/topicbroker-bench-pg-XXXXXX"], cancellationToken).ConfigureAwait(false)).Trim();
         try
         {
-            await ServerProcess.RunToEndAsync(
+            await RunAsync(
                 ["runuser", "-u", "postgres", "--", $"{Bin}/initdb", "-D", Path.Combine(root, "data"), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"],
                 cancellationToken).ConfigureAwait(false);
-            for (var attempt = 0; ; attempt++)
-            {
-                var port = Random.Shared.Next(20_000, 40_000);
-                var (ready, server) = await ServerProcess.StartAsync(ReadyLine, Command(root, port, fsync), cancellationToken).ConfigureAwait(false);
-                if (ready)
-                {
-                    return new PostgresProcess(root, port, server);
-                }
-
-                var output = server.Output;
-                await server.DisposeAsync().ConfigureAwait(false);
-                if (attempt >= 10)
-                {
-                    throw new BenchSetupException($"PostgreSQL did not start: {output}");
-                }
-            }
+            cancellationToken.ThrowIfCancellationRequested();
+            var (port, server) = await ServerProcess.StartOnFreePortAsync(ReadyLine, 20_000, 40_000, port => Command(root, port, fsync)).ConfigureAwait(false);
+            return new PostgresProcess(root, port, server);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or TimeoutException)
+        {
+            TryDelete(root);
+            throw new BenchSetupException($"PostgreSQL did not start: {ex.Message}", ex);
         }
         catch
         {
@@ -71,8 +64,16 @@ internal sealed class PostgresProcess : IAsyncDisposable
     {
         if (!_server.HasExited && PostmasterPid() is { } pid)
         {
-            ServerProcess.SendSignal(pid, Sigint); // fast shutdown: ends every backend, no waiting for clients
-            await _server.WaitForExitAsync(TimeSpan.FromSeconds(20)).ConfigureAwait(false);
+            // Fast shutdown (SIGINT): ends every backend without waiting for clients.
+            PosixSignals.TrySend(pid, PosixSignals.Interrupt);
+            try
+            {
+                await _server.WaitForExitAsync(TimeSpan.FromSeconds(20)).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                // Killed below with its process tree.
+            }
         }
 
         await _server.DisposeAsync().ConfigureAwait(false);
@@ -86,6 +87,33 @@ internal sealed class PostgresProcess : IAsyncDisposable
         "-c", $"fsync={(fsync ? "on" : "off")}", "-c", $"full_page_writes={(fsync ? "on" : "off")}",
         "-c", "max_connections=200", "-c", "shared_buffers=256MB", "-c", "log_min_messages=warning",
     ];
+
+    /// <summary>Runs a short command to its end and returns its standard output; a non-zero exit is a setup failure.</summary>
+    private static async Task<string> RunAsync(string[] command, CancellationToken cancellationToken)
+    {
+        using var process = Process.Start(ServerProcess.CreateStartInfo(command[0], command.Skip(1)))
+            ?? throw new BenchSetupException($"Could not start '{command[0]}'.");
+        var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
+        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromMinutes(2));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw;
+        }
+
+        if (process.ExitCode != 0)
+        {
+            throw new BenchSetupException($"'{string.Join(' ', command)}' exited with {process.ExitCode}: {await stderr.ConfigureAwait(false)}");
+        }
+
+        return await stdout.ConfigureAwait(false);
+    }
 
     private int? PostmasterPid()
     {

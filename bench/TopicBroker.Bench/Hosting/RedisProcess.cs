@@ -1,4 +1,5 @@
 using System.Globalization;
+using TopicBroker.Testing;
 
 namespace TopicBroker.Bench.Hosting;
 
@@ -31,24 +32,17 @@ internal sealed class RedisProcess : IAsyncDisposable
             throw new BenchSetupException($"redis-server is not installed ({Binary}): apt-get install redis-server.");
         }
 
-        for (var attempt = 0; ; attempt++)
+        cancellationToken.ThrowIfCancellationRequested();
+        try
         {
-            var port = Random.Shared.Next(40_000, 50_000);
-            var (ready, server) = await ServerProcess.StartAsync(
-                ReadyLine,
-                [Binary, "--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                cancellationToken).ConfigureAwait(false);
-            if (ready)
-            {
-                return new RedisProcess(port, server);
-            }
-
-            var output = server.Output;
-            await server.DisposeAsync().ConfigureAwait(false);
-            if (attempt >= 10)
-            {
-                throw new BenchSetupException($"redis-server did not start: {output}");
-            }
+            var (port, server) = await ServerProcess.StartOnFreePortAsync(
+                ReadyLine, 40_000, 50_000,
+                port => [Binary, "--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]).ConfigureAwait(false);
+            return new RedisProcess(port, server);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or TimeoutException)
+        {
+            throw new BenchSetupException($"redis-server did not start: {ex.Message}", ex);
         }
     }
 

@@ -97,14 +97,14 @@ internal sealed class ClusterScenario : ISelfHostedScenario
         await using var postgres = await PostgresProcess.StartAsync(_fsync, cancellationToken).ConfigureAwait(false);
         await using var redis = await RedisProcess.StartAsync(cancellationToken).ConfigureAwait(false);
         output.WriteLine($"cluster: PostgreSQL on 127.0.0.1:{postgres.Port}, Redis on {redis.Configuration}");
-        var nodes = new List<BrokerProcess>();
+        var nodes = new List<BenchBroker>();
         try
         {
             var channel = "bench-" + Guid.NewGuid().ToString("N")[..12];
             for (var node = 0; node < Nodes; node++)
             {
                 // One after the other: the first migrates the schema.
-                nodes.Add(await BrokerProcess.StartAsync(hosting.BrokerDll, NodeConfiguration(hosting, postgres, redis, channel, node), hosting.AccessToken, output, cancellationToken)
+                nodes.Add(await BenchBroker.StartAsync(hosting.BrokerDll, NodeConfiguration(hosting, postgres, redis, channel, node), hosting.AccessToken, output, cancellationToken)
                     .ConfigureAwait(false));
             }
 
@@ -152,7 +152,7 @@ internal sealed class ClusterScenario : ISelfHostedScenario
 
     private static string NodeName(int node) => $"bench-{(char)('a' + node)}";
 
-    private async Task<ScenarioResult> MeasureAsync(BenchContext context, IReadOnlyList<BrokerProcess> nodes, CancellationToken cancellationToken)
+    private async Task<ScenarioResult> MeasureAsync(BenchContext context, IReadOnlyList<BenchBroker> nodes, CancellationToken cancellationToken)
     {
         var startedUtc = DateTimeOffset.UtcNow;
         var startedAt = MonotonicClock.Now;
@@ -444,7 +444,7 @@ internal sealed class ClusterScenario : ISelfHostedScenario
         return checks;
     }
 
-    private static IEnumerable<string> NodeProblems(IEnumerable<BrokerProcess> nodes) =>
+    private static IEnumerable<string> NodeProblems(IEnumerable<BenchBroker> nodes) =>
         nodes.Where(n => n.OutputLines > 0).Select(n =>
             $"the node on {n.Target.HttpBase} logged {n.OutputLines} warning/error line(s); the first: {n.FirstRunOutput}; the last: {n.LastOutput.LastOrDefault()}");
 
@@ -485,7 +485,7 @@ internal sealed class ClusterScenario : ISelfHostedScenario
     /// <summary>CPU time of every node (null where /proc could not be read) and of this generator at one instant.</summary>
     private sealed record NodeCpu(long Timestamp, IReadOnlyList<TimeSpan?> Nodes, TimeSpan Generator)
     {
-        public static NodeCpu Take(IReadOnlyList<BrokerProcess> nodes) =>
+        public static NodeCpu Take(IReadOnlyList<BenchBroker> nodes) =>
             new(MonotonicClock.Now, [.. nodes.Select(n => ProcessMetrics.TryReadCpuTime(n.ProcessId))], ProcessMetrics.CurrentProcessCpuTime());
     }
 }
