@@ -18,6 +18,7 @@ internal sealed partial class BridgeListener : BackgroundService, IIngestSource
     private readonly ChangeParser _parser;
     private readonly IngestPipeline _pipeline;
     private readonly TokenValidator _tokens;
+    private readonly TimeProvider _timeProvider;
     private readonly ILogger<BridgeListener> _logger;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ConcurrentDictionary<long, BridgeConnection> _connections = new();
@@ -30,9 +31,11 @@ internal sealed partial class BridgeListener : BackgroundService, IIngestSource
         ChangeParser parser,
         IngestPipeline pipeline,
         TokenValidator tokens,
+        TimeProvider timeProvider,
         ILoggerFactory loggerFactory)
     {
         _tokens = tokens;
+        _timeProvider = timeProvider;
         _options = options.Value;
         _parser = parser;
         _pipeline = pipeline;
@@ -120,6 +123,7 @@ internal sealed partial class BridgeListener : BackgroundService, IIngestSource
                 var connection = new BridgeConnection(
                     id, socket, _parser, _pipeline, _tokens,
                     new BridgeConnection.Limits(_options.MaxMessageBytes, _options.TcpBridge.IdleTimeout, _options.HandshakeTimeout),
+                    _timeProvider,
                     _loggerFactory.CreateLogger<BridgeConnection>());
                 _connections[id] = connection;
                 if (_stopAccepting.IsCancellationRequested)
