@@ -279,14 +279,17 @@ internal sealed partial class BridgeConnection : IDisposable
         return true;
     }
 
-    private ValueTask EnqueueAsync(Task<PublishResult> outcome) =>
-        _unanswered.Writer.TryWrite(outcome) ? ValueTask.CompletedTask : WaitToEnqueueAsync(outcome);
-
-    private async ValueTask WaitToEnqueueAsync(Task<PublishResult> outcome)
+    private ValueTask EnqueueAsync(Task<PublishResult> outcome)
     {
         // Not cancelled by shutdown: a line the loop has taken is always answered. Only the end of
         // the answer loop (the client no longer takes answers) cancels the wait.
-        await _unanswered.Writer.WriteAsync(outcome, _abort.Token).ConfigureAwait(false);
+        var write = _unanswered.Writer.WriteAsync(outcome, _abort.Token);
+        return write.IsCompleted ? write : AfterBackpressureAsync(write);
+    }
+
+    private async ValueTask AfterBackpressureAsync(ValueTask write)
+    {
+        await write.ConfigureAwait(false);
         // The wait was the broker's backpressure, not the client's silence.
         _activeTimestamp = _timeProvider.GetTimestamp();
     }
