@@ -47,7 +47,7 @@ internal sealed class TokenValidator
             ClockSkew = auth.ClockSkew,
             // exp and nbf are checked against the broker's one clock, the same that ends a
             // connection whose token expires (tests move it with a FakeTimeProvider); the
-            // default check would read DateTime.UtcNow.
+            // default check would read the machine clock.
             LifetimeValidator = (notBefore, expires, _, parameters) =>
                 ValidateLifetime(notBefore, expires, parameters.ClockSkew, timeProvider.GetUtcNow().UtcDateTime),
         };
