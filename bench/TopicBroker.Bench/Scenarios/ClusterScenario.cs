@@ -60,7 +60,7 @@ internal sealed class ClusterScenario : ISelfHostedScenario
         _inFlight = options.InFlight ?? (quick ? 128 : DefaultInFlight);
         _rate = options.Rate;
         _warmupSeconds = options.WarmupSeconds ?? (quick ? 0.3 : DefaultWarmupSeconds);
-        _durationSeconds = options.DurationSeconds ?? (quick ? 1 : DefaultDurationSeconds);
+        _durationSeconds = options.DurationSeconds ?? (quick ? 2 : DefaultDurationSeconds);
         _payloadBytes = options.PayloadBytes ?? 200;
         _receiveBufferBytes = options.ReceiveBufferBytes ?? 64 * 1024;
         _fsync = !options.Get(s_noFsync);
