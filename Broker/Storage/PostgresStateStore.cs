@@ -13,8 +13,6 @@ namespace TopicBroker.Storage;
 /// (<c>INSERT ... ON CONFLICT DO UPDATE SET seq = seq + n RETURNING seq</c>) and holds the locks
 /// until it commits: two nodes writing one topic take turns, so seqs are contiguous and commit
 /// order is seq order, and sorted order means two batches never wait on each other in a cycle.
-/// A commit is one round trip: its writes read their seqs from the locked topic rows, so the
-/// lock, the writes and the commit go out as one batch (one implicit transaction).
 /// Each call takes a pooled connection, so the cluster's backfills may read while the pipeline
 /// commits.
 /// </summary>
@@ -123,47 +121,31 @@ internal sealed partial class PostgresStateStore : IStateStore
         try
         {
             await EnsureMigratedAsync(cancellationToken).ConfigureAwait(false);
+            await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+
             var counts = new SortedDictionary<string, long>(StringComparer.Ordinal);
             foreach (var change in batch)
             {
                 counts[change.Topic] = counts.GetValueOrDefault(change.Topic) + 1;
             }
 
-            // Each change's distance from its topic's last seq in this batch: the seqs exist only
-            // once the first statement has run, and the writes after it read them from the topic row.
-            var rows = new PendingRow[batch.Count];
-            var remaining = new Dictionary<string, long>(counts, StringComparer.Ordinal);
-            for (var i = 0; i < batch.Count; i++)
-            {
-                var change = batch[i];
-                rows[i] = new PendingRow(change.Topic, --remaining[change.Topic], change.Id, change.Data);
-            }
-
-            // No NpgsqlTransaction: a batch is one implicit transaction (one Sync), so the row locks,
-            // the writes and the commit take a single round trip, and a failing statement rolls back
-            // all of them. The first statement takes the topic row locks, in sorted order (see the class comment).
-            await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-            await using var command = new NpgsqlBatch(connection);
-            command.BatchCommands.Add(Command("""
+            // The first statement takes the topic row locks, in sorted order (see the class comment).
+            var next = new Dictionary<string, long>(StringComparer.Ordinal);
+            await using (var command = new NpgsqlCommand("""
                 INSERT INTO topics (topic, seq)
-                SELECT topic, n FROM unnest(@p1, @p2) AS b(topic, n) ORDER BY topic
+                SELECT topic, n FROM unnest(@topics, @counts) AS b(topic, n) ORDER BY topic
                 ON CONFLICT (topic) DO UPDATE SET seq = topics.seq + excluded.seq
                 RETURNING topic, seq
-                """, counts.Keys.ToArray(), counts.Values.ToArray()));
-            AddWriteCommands(command, rows, [.. counts.Keys]);
-
-            var last = new Dictionary<string, long>(StringComparer.Ordinal);
-            await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+                """, connection, transaction))
             {
+                command.Parameters.AddWithValue("topics", counts.Keys.ToArray());
+                command.Parameters.AddWithValue("counts", counts.Values.ToArray());
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
                 while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
                 {
-                    last[reader.GetString(0)] = reader.GetInt64(1);
-                }
-
-                // Through the writes' results to the end: the implicit commit is done, and any
-                // error (of a write or of the commit itself) thrown, before anything is acked.
-                while (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false))
-                {
+                    var topic = reader.GetString(0);
+                    next[topic] = reader.GetInt64(1) - counts[topic] + 1;
                 }
             }
 
@@ -171,9 +153,11 @@ internal sealed partial class PostgresStateStore : IStateStore
             for (var i = 0; i < batch.Count; i++)
             {
                 var change = batch[i];
-                committed[i] = new StoredChange(change.Topic, last[change.Topic] - rows[i].Back, change.Id, change.Data, change.IngestTimestamp);
+                committed[i] = new StoredChange(change.Topic, next[change.Topic]++, change.Id, change.Data, change.IngestTimestamp);
             }
 
+            await WriteChangesAsync(connection, transaction, committed, next, cancellationToken).ConfigureAwait(false);
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
             return committed;
         }
         catch (NpgsqlException ex)
@@ -291,13 +275,7 @@ internal sealed partial class PostgresStateStore : IStateStore
                 await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             }
 
-            await using (var write = new NpgsqlBatch(connection, transaction))
-            {
-                // The topic rows hold each topic's last seq now (the UPDATE above).
-                AddWriteCommands(write, [.. changes.Select(c => new PendingRow(c.Topic, next[c.Topic] - 1 - c.Seq, c.Id, c.Data))], [.. next.Keys]);
-                await write.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            }
-
+            await WriteChangesAsync(connection, transaction, changes, next, cancellationToken).ConfigureAwait(false);
             await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
             changes.Sort((a, b) => a.Topic == b.Topic ? a.Seq.CompareTo(b.Seq) : string.CompareOrdinal(a.Topic, b.Topic));
             return changes;
@@ -406,17 +384,21 @@ internal sealed partial class PostgresStateStore : IStateStore
     }
 
     /// <summary>
-    /// Adds the writes of a batch of changes, set-wise (a few statements per batch, not per
-    /// change): the history rows, each id's last change in the batch to <c>entities</c>, the
-    /// tombstones of every id touched cleared, and history beyond <see cref="BrokerOptions.HistorySize"/>
-    /// trimmed. A change's seq is its topic row's seq (already the batch's last, under the row lock)
-    /// minus <see cref="PendingRow.Back"/>, so the writes need not wait for the seqs to come back.
+    /// Writes committed changes set-wise (a few statements per batch, not per change): the history
+    /// rows, each id's last change in the batch to <c>entities</c>, the tombstones of every id
+    /// touched cleared, and history beyond <see cref="BrokerOptions.HistorySize"/> trimmed.
+    /// <paramref name="next"/> holds each topic's seq after the batch.
     /// </summary>
-    private void AddWriteCommands(NpgsqlBatch batch, IReadOnlyList<PendingRow> changes, string[] batchTopics)
+    private async Task WriteChangesAsync(
+        NpgsqlConnection connection,
+        NpgsqlTransaction transaction,
+        IReadOnlyList<StoredChange> changes,
+        Dictionary<string, long> next,
+        CancellationToken cancellationToken)
     {
         var count = changes.Count;
         var topics = new string[count];
-        var backs = new long[count];
+        var seqs = new long[count];
         var ids = new string[count];
         var ops = new string[count];
         var datas = new string?[count];
@@ -425,7 +407,7 @@ internal sealed partial class PostgresStateStore : IStateStore
         {
             var change = changes[i];
             topics[i] = change.Topic;
-            backs[i] = change.Back;
+            seqs[i] = change.Seq;
             ids[i] = change.Id;
             ops[i] = change.Data is null ? "delete" : "upsert";
             datas[i] = change.Data is null ? null : Encoding.UTF8.GetString(change.Data);
@@ -436,13 +418,10 @@ internal sealed partial class PostgresStateStore : IStateStore
         var deleted = finals.Where(i => changes[i].Data is null).ToArray();
         var upsertedRows = finals.Where(i => changes[i].Data is not null).ToArray();
 
-        batch.BatchCommands.Add(Command("""
-            INSERT INTO updates (topic, seq, id, op, data)
-            SELECT c.topic, t.seq - c.back, c.id, c.op, c.data FROM unnest(@p1, @p2, @p3, @p4, @p5) AS c(topic, back, id, op, data)
-            JOIN topics t ON t.topic = c.topic
-            ON CONFLICT (topic, seq) DO UPDATE SET id = excluded.id, op = excluded.op, data = excluded.data
-            """,
-            topics, backs, ids, ops, datas));
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        batch.BatchCommands.Add(Command(
+            "INSERT INTO updates (topic, seq, id, op, data) SELECT * FROM unnest(@p1, @p2, @p3, @p4, @p5) ON CONFLICT (topic, seq) DO UPDATE SET id = excluded.id, op = excluded.op, data = excluded.data",
+            topics, seqs, ids, ops, datas));
         if (deleted.Length > 0)
         {
             batch.BatchCommands.Add(Command(
@@ -453,13 +432,11 @@ internal sealed partial class PostgresStateStore : IStateStore
         if (upsertedRows.Length > 0)
         {
             batch.BatchCommands.Add(Command("""
-                INSERT INTO entities (topic, id, data, seq)
-                SELECT c.topic, c.id, c.data, t.seq - c.back FROM unnest(@p1, @p2, @p3, @p4) AS c(topic, id, data, back)
-                JOIN topics t ON t.topic = c.topic
+                INSERT INTO entities (topic, id, data, seq) SELECT * FROM unnest(@p1, @p2, @p3, @p4)
                 ON CONFLICT (topic, id) DO UPDATE SET data = excluded.data, seq = excluded.seq
                 """,
                 upsertedRows.Select(i => topics[i]).ToArray(), upsertedRows.Select(i => ids[i]).ToArray(),
-                upsertedRows.Select(i => datas[i]!).ToArray(), upsertedRows.Select(i => backs[i]).ToArray()));
+                upsertedRows.Select(i => datas[i]!).ToArray(), upsertedRows.Select(i => seqs[i]).ToArray()));
         }
 
         // A tombstone left by another program's earlier delete of this id is settled by this
@@ -468,23 +445,20 @@ internal sealed partial class PostgresStateStore : IStateStore
             "DELETE FROM external_deletes x USING unnest(@p1, @p2) AS t(topic, id) WHERE x.topic = t.topic AND x.id = t.id",
             finals.Select(i => topics[i]).ToArray(), finals.Select(i => ids[i]).ToArray()));
         batch.BatchCommands.Add(Command(
-            "DELETE FROM updates u USING topics t WHERE t.topic = ANY(@p1) AND u.topic = t.topic AND u.seq <= t.seq - @p2",
-            batchTopics, (long)_historySize));
+            "DELETE FROM updates u USING unnest(@p1, @p2) AS c(topic, cutoff) WHERE u.topic = c.topic AND u.seq <= c.cutoff",
+            next.Keys.ToArray(), next.Values.Select(following => following - 1 - _historySize).ToArray()));
+        await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>A change on its way into the store: its seq is its topic's last seq of the batch minus <see cref="Back"/>.</summary>
-    private readonly record struct PendingRow(string Topic, long Back, string Id, byte[]? Data);
-
-    private static NpgsqlBatchCommand Command(string sql, params object[] values)
+    private static NpgsqlBatchCommand Command(string sql, params object[] arrays)
     {
         var command = new NpgsqlBatchCommand(sql);
-        for (var i = 0; i < values.Length; i++)
+        for (var i = 0; i < arrays.Length; i++)
         {
-            var parameter = values[i] switch
+            var parameter = arrays[i] switch
             {
-                long[] numbers => new NpgsqlParameter($"p{i + 1}", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = numbers },
-                long value => new NpgsqlParameter($"p{i + 1}", NpgsqlDbType.Bigint) { Value = value },
-                _ => new NpgsqlParameter($"p{i + 1}", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = values[i] },
+                long[] values => new NpgsqlParameter($"p{i + 1}", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = values },
+                _ => new NpgsqlParameter($"p{i + 1}", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = arrays[i] },
             };
             command.Parameters.Add(parameter);
         }
