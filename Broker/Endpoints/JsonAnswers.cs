@@ -27,15 +27,18 @@ internal static class JsonAnswers
     }
 
     /// <summary>The bearer token of a request: the Authorization header, or <c>access_token</c> for browsers, which cannot set headers on a WebSocket.</summary>
-    public static string? ReadToken(HttpRequest request)
+    public static string? ReadToken(HttpRequest request) =>
+        ReadToken(request.Headers.Authorization.ToString(), request.Query["access_token"].ToString());
+
+    /// <summary>The same rule from the raw values (the WebSocket upgrade below HTTP reads them itself).</summary>
+    public static string? ReadToken(string? header, string? query)
     {
-        var header = request.Headers.Authorization.ToString();
+        header ??= string.Empty;
         if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
         {
             return header["Bearer ".Length..].Trim();
         }
 
-        var query = request.Query["access_token"].ToString();
-        return query.Length > 0 ? query : null;
+        return string.IsNullOrEmpty(query) ? null : query;
     }
 }

@@ -56,8 +56,14 @@ internal static class BrokerApplication
         services.AddSingleton<IValidateOptions<BrokerOptions>, BrokerOptionsValidator>();
         services.AddSingleton<IValidateOptions<BrokerOptions>, ExposureValidator>();
         services.AddOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>().Configure<IOptions<BrokerOptions>>((kestrel, broker) =>
+        {
             // A client that opens a connection and stalls in its handshake is dropped after this.
-            kestrel.Limits.RequestHeadersTimeout = broker.Value.HandshakeTimeout);
+            kestrel.Limits.RequestHeadersTimeout = broker.Value.HandshakeTimeout;
+            if (broker.Value.WebSocket.RawUpgrade)
+            {
+                WebSocketUpgradeMiddleware.Install(kestrel);
+            }
+        });
         services.AddOptions<HostOptions>().Configure<IOptions<BrokerOptions>>((host, broker) =>
             // The host must outwait the broker's own shutdown, or it would cut the drain short.
             host.ShutdownTimeout = broker.Value.ShutdownTimeout + TimeSpan.FromSeconds(5));
