@@ -25,20 +25,4 @@ internal static class JsonAnswers
 
         return WriteAsync(context, status, FrameSerializer.Answer(PublishResult.Rejected(code, message).ToAnswer()));
     }
-
-    /// <summary>The bearer token of a request: the Authorization header, or <c>access_token</c> for browsers, which cannot set headers on a WebSocket.</summary>
-    public static string? ReadToken(HttpRequest request) =>
-        ReadToken(request.Headers.Authorization.ToString(), request.Query["access_token"].ToString());
-
-    /// <summary>The same rule from the raw values (the WebSocket upgrade below HTTP reads them itself).</summary>
-    public static string? ReadToken(string? header, string? query)
-    {
-        header ??= string.Empty;
-        if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
-        {
-            return header["Bearer ".Length..].Trim();
-        }
-
-        return string.IsNullOrEmpty(query) ? null : query;
-    }
 }

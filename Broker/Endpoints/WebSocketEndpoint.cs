@@ -3,6 +3,7 @@ using System.Net.WebSockets;
 using Microsoft.AspNetCore.Http.Features;
 using TopicBroker.Connections;
 using TopicBroker.Protocol;
+using TopicBroker.Protocol.Inbound;
 using TopicBroker.Security;
 
 namespace TopicBroker.Endpoints;
@@ -33,7 +34,7 @@ internal static class WebSocketEndpoint
         }
 
         var check = await CheckBeforeUpgradeAsync(
-            topic, context.Request.Headers.Origin.ToString(), context.Request.Host.Value, JsonAnswers.ReadToken(context.Request), origins, tokens).ConfigureAwait(false);
+            topic, context.Request.Headers.Origin.ToString(), context.Request.Host.Value, TokenReader.FromRequest(context.Request), origins, tokens).ConfigureAwait(false);
         if (check.Refusal is { } refusal)
         {
             await JsonAnswers.WriteErrorAsync(context, refusal.Status, refusal.Code, refusal.Message).ConfigureAwait(false);

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
 using TopicBroker.Connections;
+using TopicBroker.Protocol.Inbound;
 using TopicBroker.Security;
 
 namespace TopicBroker.Endpoints;
@@ -157,7 +158,7 @@ internal sealed partial class WebSocketUpgradeMiddleware
         }
 
         var check = await WebSocketEndpoint.CheckBeforeUpgradeAsync(
-            handshake.Topic, handshake.Origin, handshake.Host, JsonAnswers.ReadToken(handshake.Authorization, handshake.AccessToken), _origins, _tokens).ConfigureAwait(false);
+            handshake.Topic, handshake.Origin, handshake.Host, TokenReader.FromRequest(handshake.Authorization, handshake.AccessToken), _origins, _tokens).ConfigureAwait(false);
         if (check.Refusal is not null)
         {
             // HTTP gives the refusal, exactly as without this middleware.

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Options;
 using TopicBroker.Hosting;
+using TopicBroker.Protocol.Inbound;
 using TopicBroker.Security;
 
 namespace TopicBroker.Ingest;
@@ -15,9 +16,10 @@ namespace TopicBroker.Ingest;
 internal sealed partial class BridgeListener : BackgroundService, IIngestSource
 {
     private readonly BrokerOptions _options;
-    private readonly ChangeParser _parser;
+    private readonly ChangeReader _parser;
     private readonly IngestPipeline _pipeline;
     private readonly TokenValidator _tokens;
+    private readonly TimeProvider _timeProvider;
     private readonly ILogger<BridgeListener> _logger;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ConcurrentDictionary<long, BridgeConnection> _connections = new();
@@ -27,12 +29,14 @@ internal sealed partial class BridgeListener : BackgroundService, IIngestSource
 
     public BridgeListener(
         IOptions<BrokerOptions> options,
-        ChangeParser parser,
+        ChangeReader parser,
         IngestPipeline pipeline,
         TokenValidator tokens,
+        TimeProvider timeProvider,
         ILoggerFactory loggerFactory)
     {
         _tokens = tokens;
+        _timeProvider = timeProvider;
         _options = options.Value;
         _parser = parser;
         _pipeline = pipeline;
@@ -120,6 +124,7 @@ internal sealed partial class BridgeListener : BackgroundService, IIngestSource
                 var connection = new BridgeConnection(
                     id, socket, _parser, _pipeline, _tokens,
                     new BridgeConnection.Limits(_options.MaxMessageBytes, _options.TcpBridge.IdleTimeout, _options.HandshakeTimeout),
+                    _timeProvider,
                     _loggerFactory.CreateLogger<BridgeConnection>());
                 _connections[id] = connection;
                 if (_stopAccepting.IsCancellationRequested)

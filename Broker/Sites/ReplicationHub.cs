@@ -39,7 +39,7 @@ internal sealed partial class ReplicationHub(
             .ToArray();
         var session = new ReplicationSession(
             Interlocked.Increment(ref _nextId), site, remoteAddress, socket, pipeline, links,
-            options.Value.Sites.MaxReplicationMessageBytes, options.Value.CloseTimeout, timeProvider.GetUtcNow(), sessionLogger);
+            options.Value.Sites.MaxReplicationMessageBytes, options.Value.CloseTimeout, timeProvider.GetUtcNow(), timeProvider, sessionLogger);
         if (_sessions.TryGetValue(site, out var older))
         {
             Log.LinkReplaced(logger, site, older.Id, session.Id);

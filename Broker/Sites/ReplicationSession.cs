@@ -5,6 +5,7 @@ using System.Text.Json;
 using System.Threading.Channels;
 using TopicBroker.Ingest;
 using TopicBroker.Protocol;
+using TopicBroker.Protocol.Inbound;
 
 namespace TopicBroker.Sites;
 
@@ -25,6 +26,7 @@ internal sealed partial class ReplicationSession
     private readonly Dictionary<string, SiteTopicLink> _topics;
     private readonly int _maxMessageBytes;
     private readonly TimeSpan _closeTimeout;
+    private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
     private readonly Channel<InFlight> _inFlight = Channel.CreateBounded<InFlight>(new BoundedChannelOptions(MaxInFlight) { SingleWriter = true });
     private readonly CancellationTokenSource _aborted = new();
@@ -41,6 +43,7 @@ internal sealed partial class ReplicationSession
         int maxMessageBytes,
         TimeSpan closeTimeout,
         DateTimeOffset connectedAt,
+        TimeProvider timeProvider,
         ILogger logger)
     {
         Id = id;
@@ -52,6 +55,7 @@ internal sealed partial class ReplicationSession
         _maxMessageBytes = maxMessageBytes;
         _closeTimeout = closeTimeout;
         ConnectedAt = connectedAt;
+        _timeProvider = timeProvider;
         _logger = logger;
     }
 
@@ -156,7 +160,7 @@ internal sealed partial class ReplicationSession
                 return;
             }
 
-            Volatile.Write(ref _lastActivityUnixMs, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+            Volatile.Write(ref _lastActivityUnixMs, _timeProvider.GetUtcNow().ToUnixTimeMilliseconds());
             var item = Take(message);
             if (item is not null)
             {
@@ -210,7 +214,7 @@ internal sealed partial class ReplicationSession
     private InFlight TakeUpdate(SiteTopicLink link, long seq, JsonElement root)
     {
         var id = root.TryGetProperty("id", out var idElement) && idElement.ValueKind == JsonValueKind.String ? idElement.GetString() : null;
-        if (seq == 0 || !ChangeParser.TryValidateId(id, out var error))
+        if (seq == 0 || !EntityRules.IsValidId(id))
         {
             return InFlight.Fault(ErrorCodes.InvalidId, "An update needs a seq above 0 and a valid 'id'.");
         }
@@ -221,18 +225,18 @@ internal sealed partial class ReplicationSession
         {
             if (!root.TryGetProperty("data", out var dataElement) || dataElement.ValueKind != JsonValueKind.Object)
             {
-                return InFlight.Fault(ErrorCodes.InvalidData, "An upsert needs 'data', a JSON object.");
+                return InFlight.Fault(ErrorCodes.InvalidData, EntityRules.UpsertNeedsData);
             }
 
             data = JsonSerializer.SerializeToUtf8Bytes(dataElement);
         }
         else if (op != ChangeOps.Delete)
         {
-            return InFlight.Fault(ErrorCodes.InvalidOp, "'op' must be \"upsert\" or \"delete\".");
+            return InFlight.Fault(ErrorCodes.InvalidOp, EntityRules.OpRule);
         }
 
         link.Received = seq;
-        return new InFlight(link, _pipeline.PublishAsync(new ParsedChange(link.State, id!, data, seq), CancellationToken.None));
+        return new InFlight(link, _pipeline.PublishAsync(new InboundChange(link.State, id!, data, seq), CancellationToken.None));
     }
 
     private InFlight TakeSnapshot(SiteTopicLink link, long seq, JsonElement root)
@@ -245,7 +249,7 @@ internal sealed partial class ReplicationSession
         var entities = new Dictionary<string, byte[]>(StringComparer.Ordinal);
         foreach (var entity in data.EnumerateObject())
         {
-            if (entity.Value.ValueKind != JsonValueKind.Object || !ChangeParser.TryValidateId(entity.Name, out _))
+            if (entity.Value.ValueKind != JsonValueKind.Object || !EntityRules.IsValidId(entity.Name))
             {
                 return InFlight.Fault(ErrorCodes.InvalidData, "Every entity of a snapshot needs a valid id and an object.");
             }

@@ -1,9 +1,7 @@
-using System.Diagnostics;
-using System.Text.Json;
-using System.Text.Unicode;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 using TopicBroker.Hosting;
+using TopicBroker.Protocol.Inbound;
 
 namespace TopicBroker.Storage;
 
@@ -17,6 +15,8 @@ internal sealed partial class SqliteStateStore : IStateStore
     private readonly SqliteConnection _connection;
     private readonly int _historySize;
     private readonly ILogger<SqliteStateStore> _logger;
+    // Ingest timestamps of external changes (OutboundFrame.IngestTimestamp) come from the broker's one clock.
+    private readonly TimeProvider _timeProvider;
     private readonly SqliteCommand _upsert;
     private readonly SqliteCommand _delete;
     private readonly SqliteCommand _clearTombstone;
@@ -29,9 +29,10 @@ internal sealed partial class SqliteStateStore : IStateStore
     /// <summary>No data_version seen yet: the next poll reads the external rows whatever the version.</summary>
     private const long UnknownDataVersion = long.MinValue;
 
-    public SqliteStateStore(IOptions<BrokerOptions> options, ILogger<SqliteStateStore> logger)
+    public SqliteStateStore(IOptions<BrokerOptions> options, TimeProvider timeProvider, ILogger<SqliteStateStore> logger)
     {
         _logger = logger;
+        _timeProvider = timeProvider;
         _historySize = options.Value.HistorySize;
         Path = ResolvePath(options.Value.Database);
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
@@ -230,7 +231,7 @@ internal sealed partial class SqliteStateStore : IStateStore
     {
         var changes = new List<NewChange>();
         var upserted = new HashSet<(string, string)>();
-        var now = Stopwatch.GetTimestamp();
+        var now = _timeProvider.GetTimestamp();
         using (var command = Prepare("SELECT topic, id, data FROM entities WHERE seq IS NULL"))
         {
             command.Transaction = transaction;
@@ -240,7 +241,7 @@ internal sealed partial class SqliteStateStore : IStateStore
                 var topic = reader.GetString(0);
                 var id = reader.GetString(1);
                 var data = reader.GetFieldValue<byte[]>(2);
-                if (!isTopic(topic) || !IsJsonObject(data))
+                if (!isTopic(topic) || !EntityRules.IsJsonObject(data))
                 {
                     Log.ExternalRowIgnored(_logger, topic, id);
                     continue;
@@ -341,30 +342,6 @@ internal sealed partial class SqliteStateStore : IStateStore
         Run(_clearTombstone, transaction, topic, change.Id);
 
         Run(_appendHistory, transaction, topic, change.Seq, change.Id, change.Data is null ? "delete" : "upsert", (object?)change.Data ?? DBNull.Value);
-    }
-
-    internal static bool IsJsonObject(ReadOnlySpan<byte> data)
-    {
-        if (!Utf8.IsValid(data))
-        {
-            return false;
-        }
-
-        try
-        {
-            var reader = new Utf8JsonReader(data);
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-            {
-                return false;
-            }
-
-            reader.Skip();
-            return !reader.Read();
-        }
-        catch (JsonException)
-        {
-            return false;
-        }
     }
 
     private static void Run(SqliteCommand command, SqliteTransaction transaction, params object[] values)

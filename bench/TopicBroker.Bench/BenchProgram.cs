@@ -123,6 +123,19 @@ internal static class BenchProgram
     {
         output.WriteLine();
         output.WriteLine($"-- {scenario.Name} --");
+        if (scenario is ISelfHostedScenario selfHosted)
+        {
+            if (options.Url is not null)
+            {
+                throw new BenchSetupException($"The {scenario.Name} scenario starts its own servers; --url is not supported for it.");
+            }
+
+            var hosting = new ScenarioHosting(options, options.BrokerDll ?? layout.DefaultBrokerDll, signingKey, accessToken, store, output, interactive);
+            var hosted = await selfHosted.RunSelfHostedAsync(hosting, cancellationToken).ConfigureAwait(false);
+            var hostedPath = await store.WriteAsync(hosted, CancellationToken.None).ConfigureAwait(false);
+            return hosted with { Files = [.. hosted.Files, hostedPath] };
+        }
+
         BenchBroker? broker = null;
         try
         {
