@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.WebSockets;
 using System.Text;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
 using TopicBroker.Connections;
@@ -111,8 +112,12 @@ internal sealed partial class WebSocketUpgradeMiddleware
 
         // Kestrel's own deadlines for a request head: KeepAliveTimeout until the first byte,
         // then RequestHeadersTimeout (Broker:HandshakeTimeout) for the rest.
-        using (var deadline = new CancellationTokenSource(_limits.KeepAliveTimeout))
+        // A graceful server stop ends a connection still waiting for its head, as it ends an HTTP
+        // connection between requests (else Kestrel would wait for it until the shutdown timeout).
+        var closing = connection.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested ?? CancellationToken.None;
+        using (var deadline = CancellationTokenSource.CreateLinkedTokenSource(closing))
         {
+            deadline.CancelAfter(Bounded(_limits.KeepAliveTimeout));
             var started = false;
             try
             {
@@ -129,13 +134,13 @@ internal sealed partial class WebSocketUpgradeMiddleware
                     if (!started)
                     {
                         started = true;
-                        deadline.CancelAfter(_limits.RequestHeadersTimeout);
+                        deadline.CancelAfter(Bounded(_limits.RequestHeadersTimeout));
                     }
                 }
             }
             catch (OperationCanceledException)
             {
-                if (started)
+                if (started && !closing.IsCancellationRequested)
                 {
                     await RefuseAsTimedOutAsync(connection).ConfigureAwait(false);
                 }
@@ -184,6 +189,10 @@ internal sealed partial class WebSocketUpgradeMiddleware
         var socket = WebSocket.CreateFromStream(stream, new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = TimeSpan.Zero });
         return new Upgraded(socket, stream, handshake.Topic, WebSocketEndpoint.ParseSince(handshake.Since), client, check.ExpiresAt);
     }
+
+    /// <summary>Kestrel takes TimeSpan.MaxValue for "no limit"; a timer takes an infinite span.</summary>
+    private static TimeSpan Bounded(TimeSpan timeout) =>
+        timeout.TotalMilliseconds >= int.MaxValue ? Timeout.InfiniteTimeSpan : timeout;
 
     private Task HandOnAsync(ConnectionContext connection, ReadResult read)
     {
