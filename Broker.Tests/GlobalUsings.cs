@@ -1,2 +1,3 @@
 global using NUnit.Framework;
+global using TopicBroker.Testing;
 global using TopicBroker.Tests.Infrastructure;

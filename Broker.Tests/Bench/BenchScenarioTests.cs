@@ -149,6 +149,31 @@ public sealed class BenchScenarioTests
         Assert.That(chaos.GetProperty("violations").GetInt64(), Is.Zero, string.Join("\n", chaos.GetProperty("violationSamples").EnumerateArray()));
     }
 
+    [Test]
+    public async Task ClusterScenario_TwoNodesOnPostgresAndRedis_EverySubscriberGetsEverySeqOnceInOrder()
+    {
+        await SystemPackages.RequireAsync("/usr/lib/postgresql/15/bin/postgres", "postgresql");
+        await SystemPackages.RequireAsync("/usr/bin/redis-server", "redis-server");
+
+        var cluster = (await RunAsync("cluster")).GetProperty("cluster");
+
+        Assert.That(cluster.GetProperty("nodes").GetInt32(), Is.EqualTo(2));
+        Assert.That(cluster.GetProperty("ackedPerSecondPerNode").EnumerateArray().Select(a => a.GetDouble()), Has.All.GreaterThan(0));
+        Assert.That(cluster.GetProperty("rejected").GetInt64(), Is.Zero);
+        Assert.That(cluster.GetProperty("allAnswered").GetBoolean(), Is.True);
+        Assert.That(cluster.GetProperty("drained").GetBoolean(), Is.True);
+        Assert.That(cluster.GetProperty("framesChecked").GetInt64(), Is.GreaterThan(0));
+        Assert.That(cluster.GetProperty("framesLost").GetInt64(), Is.Zero);
+        Assert.That(cluster.GetProperty("duplicates").GetInt64(), Is.Zero);
+        Assert.That(cluster.GetProperty("outOfOrder").GetInt64(), Is.Zero);
+        foreach (var route in new[] { "sameNodeLatency", "crossNodeLatency" })
+        {
+            var latency = cluster.GetProperty(route);
+            Assert.That(latency.GetProperty("count").GetInt64(), Is.GreaterThan(0), route);
+            Assert.That(latency.GetProperty("p50Ms").GetDouble(), Is.GreaterThan(0).And.LessThanOrEqualTo(latency.GetProperty("p99Ms").GetDouble()), route);
+        }
+    }
+
     /// <summary>Runs one scenario in-process against a child broker built with this test run, and returns its JSON result.</summary>
     private async Task<JsonElement> RunAsync(string scenario, params string[] extra)
     {

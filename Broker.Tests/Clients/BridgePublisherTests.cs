@@ -1,6 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
 using RobotBridge.Simulation;
 using TopicBroker.Client.Bridge;
@@ -14,8 +11,6 @@ namespace TopicBroker.Tests.Clients;
 /// </summary>
 public sealed class BridgePublisherTests
 {
-    private const int SigStop = 19;
-
     private static readonly string[] s_topics = [Restaurant.RobotsTopic, Restaurant.TablesTopic, Restaurant.OrdersTopic];
 
     private string _directory = null!;
@@ -29,7 +24,8 @@ public sealed class BridgePublisherTests
     public void SetUp()
     {
         _directory = Directory.CreateTempSubdirectory("topicbroker-bridgeclient-").FullName;
-        _bridgePort = FreeLoopbackPort();
+        // The first broker of a test binds port 0; the client and the next broker use the port it got.
+        _bridgePort = 0;
         _log = new ClientLog();
         _stopClient = new CancellationTokenSource();
     }
@@ -61,6 +57,7 @@ public sealed class BridgePublisherTests
         var expected = new ExpectedState();
         await using (var first = await BrokerHost.StartAsync(BridgeSettings(), _directory))
         {
+            _bridgePort = first.BridgeEndPoint.Port;
             StartClient();
             await PublishAsync(expected, ReportAll(restaurant));
             await WaitAllAnsweredAsync();
@@ -90,8 +87,9 @@ public sealed class BridgePublisherTests
         var restaurant = new Restaurant(4, new Random(9));
         var expected = new ExpectedState();
         var unanswered = Steps(restaurant, count: 40);
-        await using (var first = await BrokerProcess.StartAsync(_directory, $"--Broker:TcpBridge:Port={_bridgePort}"))
+        await using (var first = await BrokerProcess.StartAsync(_directory))
         {
+            _bridgePort = first.BridgeEndPoint.Port;
             // How soon the client gives up on a broker that stopped answering: far below the
             // default 30 s to keep the test short. A broker slower than that only causes more resends.
             StartClient(answerTimeout: TimeSpan.FromMilliseconds(400));
@@ -100,7 +98,7 @@ public sealed class BridgePublisherTests
 
             // The broker hangs (SIGSTOP): the kernel still takes the client's bytes, nobody reads
             // them. Once the client reports an unanswered line, the broker dies without a word.
-            Assert.That(Kill(FindChildProcess($"--Broker:Database={Path.Combine(_directory, "broker.db")}"), SigStop), Is.Zero, "kill(SIGSTOP)");
+            PosixSignals.Send(first.ProcessId, PosixSignals.Stop);
             var logged = _log.Count;
             await PublishAsync(expected, unanswered);
             await _log.WaitForAsync("presuming the connection dead", logged);
@@ -121,13 +119,14 @@ public sealed class BridgePublisherTests
     {
         var tokensAsked = 0;
         var logged = 0;
-        StartClient(accessToken: _ =>
-        {
-            Interlocked.Increment(ref tokensAsked);
-            return ValueTask.FromResult(TestTokens.Create(publish: ["robots"]));
-        });
         await using (var first = await BrokerHost.StartAsync(TestTokens.AuthSettings(BridgeSettings()), _directory))
         {
+            _bridgePort = first.BridgeEndPoint.Port;
+            StartClient(accessToken: _ =>
+            {
+                Interlocked.Increment(ref tokensAsked);
+                return ValueTask.FromResult(TestTokens.Create(publish: ["robots"]));
+            });
             await _client.PublishAsync("robots", "robot-1", new JsonObject { ["battery"] = 90 }).DefaultTimeout();
             await _client.PublishAsync("tables", "T1", new JsonObject { ["state"] = "free" }).DefaultTimeout();
             await WaitAllAnsweredAsync();
@@ -219,49 +218,6 @@ public sealed class BridgePublisherTests
 
         return changes;
     }
-
-    private static int FreeLoopbackPort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
-
-    /// <summary>The pid of this process's child whose command line contains <paramref name="argument"/>.</summary>
-    private static int FindChildProcess(string argument)
-    {
-        foreach (var directory in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(directory), out var pid))
-            {
-                continue;
-            }
-
-            try
-            {
-                var arguments = File.ReadAllText(Path.Combine(directory, "cmdline")).Split('\0');
-                // /proc/<pid>/stat: "pid (name) state ppid ..."; the name may hold spaces, so read after the last ')'.
-                var stat = File.ReadAllText(Path.Combine(directory, "stat"));
-                var parent = int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
-                if (parent == Environment.ProcessId && arguments.Contains(argument))
-                {
-                    return pid;
-                }
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                // The process ended while we looked, or is not ours to read.
-            }
-        }
-
-        Assert.Fail($"no child process with {argument}");
-        return 0;
-    }
-
-    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static extern int Kill(int pid, int signal);
 
     /// <summary>Every entity as the client's lines leave it, to compare with what a broker holds.</summary>
     private sealed class ExpectedState

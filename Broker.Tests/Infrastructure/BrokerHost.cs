@@ -10,6 +10,7 @@ using Serilog.Core;
 using Serilog.Events;
 using TopicBroker.Hosting;
 using TopicBroker.Ingest;
+using TopicBroker.Protocol.Inbound;
 using TopicBroker.Topics;
 
 namespace TopicBroker.Tests.Infrastructure;
@@ -116,7 +117,7 @@ internal sealed class BrokerHost : IAsyncDisposable
     {
         Assert.That(Get<TopicRegistry>().TryGet(topic, out var state), Is.True, $"topic {topic}");
         var data = json is null ? null : Encoding.UTF8.GetBytes(json);
-        var result = await Get<IngestPipeline>().PublishAsync(new ParsedChange(state!, id, data), CancellationToken.None).DefaultTimeout();
+        var result = await Get<IngestPipeline>().PublishAsync(new InboundChange(state!, id, data), CancellationToken.None).DefaultTimeout();
         Assert.That(result.Ok, Is.True, result.Message);
         return result.Seq;
     }

@@ -1,26 +1,25 @@
-using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
-
 namespace TopicBroker.Tests.Infrastructure;
 
 /// <summary>
 /// Debian's nginx (installed when missing) running a site file of <c>deploy/nginx/</c> as it is,
 /// with only its listen port and its upstream rewritten to the test's, in a temp prefix of its
 /// own (pid, logs, temp files), in the foreground. Ready once nginx says it started its worker.
+/// nginx cannot listen on port 0 ("invalid port"), so its port is drawn from a range below the
+/// ephemeral ports and another one tried if it is taken.
 /// </summary>
 internal sealed class NginxServer : IAsyncDisposable
 {
     public const string NginxPath = "/usr/sbin/nginx";
 
-    private readonly Process _process;
-    private readonly string _prefix;
-    private readonly List<string> _output = [];
-    private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    // The master logs this once its sockets are bound and the worker is forked.
+    private const string ReadyLine = "start worker process";
 
-    private NginxServer(Process process, string prefix, int port)
+    private readonly ServerProcess _server;
+    private readonly string _prefix;
+
+    private NginxServer(ServerProcess server, string prefix, int port)
     {
-        _process = process;
+        _server = server;
         _prefix = prefix;
         Port = port;
     }
@@ -28,16 +27,7 @@ internal sealed class NginxServer : IAsyncDisposable
     /// <summary>The port nginx listens on (127.0.0.1), in place of the site's 8080.</summary>
     public int Port { get; }
 
-    public string Output
-    {
-        get
-        {
-            lock (_output)
-            {
-                return string.Join('\n', _output);
-            }
-        }
-    }
+    public string Output => _server.Output;
 
     /// <summary>
     /// Starts nginx with <paramref name="siteFile"/>, its <c>listen 8080;</c> moved to a free
@@ -49,24 +39,6 @@ internal sealed class NginxServer : IAsyncDisposable
         var site = await File.ReadAllTextAsync(siteFile);
         Assert.That(site, Does.Contain("listen 8080;").And.Contain("server 127.0.0.1:5000;"), $"{siteFile} listens on 8080 and proxies to 127.0.0.1:5000");
 
-        // A free port is found by binding port 0 and letting it go; another process may take it in
-        // between, so a bind failure is retried on a new one.
-        for (var attempt = 1; ; attempt++)
-        {
-            var port = FreePort();
-            var server = await TryStartAsync(site.Replace("listen 8080;", $"listen 127.0.0.1:{port};", StringComparison.Ordinal)
-                .Replace("server 127.0.0.1:5000;", $"server 127.0.0.1:{upstreamPort};", StringComparison.Ordinal), port);
-            if (server is not null)
-            {
-                return server;
-            }
-
-            Assert.That(attempt, Is.LessThan(5), "nginx found no free port");
-        }
-    }
-
-    private static async Task<NginxServer?> TryStartAsync(string site, int port)
-    {
         var prefix = Directory.CreateTempSubdirectory("topicbroker-nginx-").FullName;
         // Workers run as nobody when the master is root: they must reach the temp folders.
         if (!OperatingSystem.IsWindows())
@@ -74,7 +46,7 @@ internal sealed class NginxServer : IAsyncDisposable
             File.SetUnixFileMode(prefix, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
                 | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
         }
-        await File.WriteAllTextAsync(Path.Combine(prefix, "site.conf"), site);
+
         await File.WriteAllTextAsync(Path.Combine(prefix, "nginx.conf"), $$"""
             worker_processes 1;
             pid {{prefix}}/nginx.pid;
@@ -91,79 +63,27 @@ internal sealed class NginxServer : IAsyncDisposable
             }
             """);
 
-        var info = new ProcessStartInfo(NginxPath)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in new[] { "-p", prefix, "-c", Path.Combine(prefix, "nginx.conf"), "-e", "stderr", "-g", "daemon off;" })
-        {
-            info.ArgumentList.Add(arg);
-        }
-
-        var process = new Process { StartInfo = info, EnableRaisingEvents = true };
-        var server = new NginxServer(process, prefix, port);
-        process.OutputDataReceived += (_, e) => server.OnLine(e.Data);
-        process.ErrorDataReceived += (_, e) => server.OnLine(e.Data);
-        process.Exited += (_, _) => server._started.TrySetException(new InvalidOperationException("nginx exited"));
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
         try
         {
-            await server._started.Task.DefaultTimeout(TimeSpan.FromSeconds(30));
-            return server;
-        }
-        catch (Exception ex) when (ex is InvalidOperationException or TimeoutException)
-        {
-            await server.DisposeAsync();
-            var output = server.Output;
-            if (output.Contains("Address already in use", StringComparison.Ordinal))
+            var (port, server) = await ServerProcess.StartOnFreePortAsync(ReadyLine, 10_000, 12_000, port =>
             {
-                return null;
-            }
-
-            Assert.Fail("nginx did not start:\n" + output);
-            return null;
+                File.WriteAllText(Path.Combine(prefix, "site.conf"), site
+                    .Replace("listen 8080;", $"listen 127.0.0.1:{port};", StringComparison.Ordinal)
+                    .Replace("server 127.0.0.1:5000;", $"server 127.0.0.1:{upstreamPort};", StringComparison.Ordinal));
+                return [NginxPath, "-p", prefix, "-c", Path.Combine(prefix, "nginx.conf"), "-e", "stderr", "-g", "daemon off;"];
+            });
+            return new NginxServer(server, prefix, port);
+        }
+        catch
+        {
+            Directory.Delete(prefix, recursive: true);
+            throw;
         }
     }
 
     public async ValueTask DisposeAsync()
     {
-        if (!_process.HasExited)
-        {
-            _process.Kill(entireProcessTree: true);
-        }
-
-        await _process.WaitForExitAsync().DefaultTimeout();
-        _process.Dispose();
+        await _server.DisposeAsync();
         Directory.Delete(_prefix, recursive: true);
-    }
-
-    private void OnLine(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        lock (_output)
-        {
-            _output.Add(line);
-        }
-
-        // The master logs this once its sockets are bound and the worker is forked.
-        if (line.Contains("start worker process", StringComparison.Ordinal))
-        {
-            _started.TrySetResult();
-        }
-    }
-
-    private static int FreePort()
-    {
-        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)probe.LocalEndPoint!).Port;
     }
 }

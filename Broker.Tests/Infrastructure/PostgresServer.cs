@@ -5,15 +5,16 @@ namespace TopicBroker.Tests.Infrastructure;
 
 /// <summary>
 /// A private PostgreSQL 15 for the test run: <c>initdb</c> into a temp folder the postgres user owns
-/// (PostgreSQL refuses to run as root), <c>postgres</c> on a loopback port chosen from a range and
-/// retried if taken, ready when it says so. One per run (<see cref="SharedAsync"/>), a fresh
-/// database per fixture (<see cref="CreateDatabaseAsync"/>); stopped by <see cref="RunTeardown"/>.
+/// (PostgreSQL refuses to run as root), <c>postgres</c> on a loopback port drawn from a range below
+/// the ephemeral ports (so a restart finds it free) and retried if taken (it cannot bind port 0
+/// and say which port it got), ready when it says so. One per run (<see cref="SharedAsync"/>), a
+/// fresh database per fixture (<see cref="CreateDatabaseAsync"/>); stopped by <see cref="RunTeardown"/>.
 /// </summary>
 internal sealed class PostgresServer
 {
     private const string Bin = "/usr/lib/postgresql/15/bin";
-    private static readonly SemaphoreSlim SharedGate = new(1, 1);
-    private static PostgresServer? s_shared;
+    private const string ReadyLine = "database system is ready to accept connections";
+    private static readonly SharedServer<PostgresServer> s_shared = new(StartAsync, server => server.StopAsync());
     private readonly string _root;
     private ServerProcess _server;
 
@@ -30,27 +31,9 @@ internal sealed class PostgresServer
 
     public string AdminConnectionString => $"Host=127.0.0.1;Port={Port};Username=postgres;Database=postgres;Pooling=false";
 
-    public static async Task<PostgresServer> SharedAsync()
-    {
-        await SharedGate.WaitAsync();
-        try
-        {
-            return s_shared ??= await StartAsync();
-        }
-        finally
-        {
-            SharedGate.Release();
-        }
-    }
+    public static Task<PostgresServer> SharedAsync() => s_shared.GetAsync();
 
-    public static async Task StopSharedAsync()
-    {
-        if (s_shared is { } server)
-        {
-            s_shared = null;
-            await server.StopAsync();
-        }
-    }
+    public static Task StopSharedAsync() => s_shared.StopAsync();
 
     /// <summary>A new empty database; returns its connection string.</summary>
     public async Task<string> CreateDatabaseAsync()
@@ -86,17 +69,15 @@ internal sealed class PostgresServer
     /// <summary>Kills the server as a crash would (immediate shutdown: no checkpoint; recovery on the next start).</summary>
     public async Task CrashAsync()
     {
-        ServerProcess.Signal(PostmasterPid(), 3); // SIGQUIT: immediate shutdown
-        await _server.WaitForExitAsync();
+        PosixSignals.Send(PostmasterPid(), PosixSignals.Quit); // immediate shutdown
+        await _server.WaitForExitAsync(ServerProcess.DefaultTimeout);
         await _server.DisposeAsync();
     }
 
     /// <summary>Starts the server again on the same port and data, after <see cref="CrashAsync"/>.</summary>
     public async Task RestartAsync()
     {
-        var (ready, server) = await ServerProcess.StartAsync("database system is ready to accept connections", PostgresCommand(_root, Port));
-        Assert.That(ready, Is.True, "PostgreSQL did not restart:\n" + server.Output);
-        _server = server;
+        _server = await ServerProcess.StartReadyAsync(ReadyLine, PostgresCommand(_root, Port));
     }
 
     private int PostmasterPid() => int.Parse(File.ReadLines(Path.Combine(DataDirectory, "postmaster.pid")).First(), System.Globalization.CultureInfo.InvariantCulture);
@@ -109,18 +90,8 @@ internal sealed class PostgresServer
         await SystemPackages.RequireAsync($"{Bin}/postgres", "postgresql");
         var root = (await RunAsync("runuser", "-u", "postgres", "--", "mktemp", "-d", "/tmp/topicbroker-pg-XXXXXX")).Trim();
         await RunAsync("runuser", "-u", "postgres", "--", $"{Bin}/initdb", "-D", Path.Combine(root, "data"), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync");
-        for (var attempt = 0; ; attempt++)
-        {
-            var port = Random.Shared.Next(20_000, 40_000);
-            var (ready, server) = await ServerProcess.StartAsync("database system is ready to accept connections", PostgresCommand(root, port));
-            if (ready)
-            {
-                return new PostgresServer(root, port, server);
-            }
-
-            await server.DisposeAsync();
-            Assert.That(attempt, Is.LessThan(10), "PostgreSQL did not start:\n" + server.Output);
-        }
+        var (port, server) = await ServerProcess.StartOnFreePortAsync(ReadyLine, 20_000, 32_000, port => PostgresCommand(root, port));
+        return new PostgresServer(root, port, server);
     }
 
     private static string[] PostgresCommand(string root, int port) =>
@@ -135,8 +106,8 @@ internal sealed class PostgresServer
     {
         if (!_server.HasExited)
         {
-            ServerProcess.Signal(PostmasterPid(), 2); // SIGINT: fast shutdown
-            await _server.WaitForExitAsync();
+            PosixSignals.Send(PostmasterPid(), PosixSignals.Interrupt); // fast shutdown
+            await _server.WaitForExitAsync(ServerProcess.DefaultTimeout);
         }
 
         await _server.DisposeAsync();

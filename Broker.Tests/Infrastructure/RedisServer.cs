@@ -1,15 +1,15 @@
 namespace TopicBroker.Tests.Infrastructure;
 
 /// <summary>
-/// A private <c>redis-server</c> for the test run, on a loopback port chosen from a range and
-/// retried if taken, with nothing persisted. Tests that kill it restart it on the same port.
+/// A private <c>redis-server</c> for the test run, on a loopback port chosen from a range below
+/// the ephemeral ports and retried if taken (its <c>--port 0</c> turns TCP off rather than picking
+/// a port), with nothing persisted. Tests that kill it restart it on the same port.
 /// </summary>
 internal sealed class RedisServer
 {
     private const string Binary = "/usr/bin/redis-server";
     private const string ReadyLine = "Ready to accept connections";
-    private static readonly SemaphoreSlim SharedGate = new(1, 1);
-    private static RedisServer? s_shared;
+    private static readonly SharedServer<RedisServer> s_shared = new(StartAsync, server => server.StopAsync().AsTask());
     private ServerProcess _server;
 
     private RedisServer(int port, ServerProcess server)
@@ -22,27 +22,9 @@ internal sealed class RedisServer
 
     public string Configuration => $"127.0.0.1:{Port}";
 
-    public static async Task<RedisServer> SharedAsync()
-    {
-        await SharedGate.WaitAsync();
-        try
-        {
-            return s_shared ??= await StartAsync();
-        }
-        finally
-        {
-            SharedGate.Release();
-        }
-    }
+    public static Task<RedisServer> SharedAsync() => s_shared.GetAsync();
 
-    public static async Task StopSharedAsync()
-    {
-        if (s_shared is { } server)
-        {
-            s_shared = null;
-            await server._server.DisposeAsync();
-        }
-    }
+    public static Task StopSharedAsync() => s_shared.StopAsync();
 
     /// <summary>A server of the test's own (for tests that kill it), stopped when disposed.</summary>
     public static Task<RedisServer> StartPrivateAsync() => StartAsync();
@@ -51,28 +33,13 @@ internal sealed class RedisServer
 
     public async Task KillAsync() => await _server.DisposeAsync();
 
-    public async Task RestartAsync()
-    {
-        var (ready, server) = await ServerProcess.StartAsync(ReadyLine, Command(Port));
-        Assert.That(ready, Is.True, "redis-server did not restart:\n" + server.Output);
-        _server = server;
-    }
+    public async Task RestartAsync() => _server = await ServerProcess.StartReadyAsync(ReadyLine, Command(Port));
 
     private static async Task<RedisServer> StartAsync()
     {
         await SystemPackages.RequireAsync(Binary, "redis-server");
-        for (var attempt = 0; ; attempt++)
-        {
-            var port = Random.Shared.Next(40_000, 50_000);
-            var (ready, server) = await ServerProcess.StartAsync(ReadyLine, Command(port));
-            if (ready)
-            {
-                return new RedisServer(port, server);
-            }
-
-            await server.DisposeAsync();
-            Assert.That(attempt, Is.LessThan(10), "redis-server did not start:\n" + server.Output);
-        }
+        var (port, server) = await ServerProcess.StartOnFreePortAsync(ReadyLine, 12_000, 20_000, Command);
+        return new RedisServer(port, server);
     }
 
     private static string[] Command(int port) =>

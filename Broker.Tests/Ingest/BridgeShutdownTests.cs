@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging.Abstractions;
 using TopicBroker.Ingest;
+using TopicBroker.Protocol.Inbound;
 using TopicBroker.Security;
 
 namespace TopicBroker.Tests.Ingest;
@@ -83,7 +84,7 @@ public sealed class BridgeShutdownTests
         using var client = new TcpClient();
         await client.ConnectAsync((IPEndPoint)server.LocalEndPoint!).DefaultTimeout();
         var connection = new BridgeConnection(
-            1, await server.AcceptAsync().DefaultTimeout(), broker.Get<ChangeParser>(), broker.Get<IngestPipeline>(), broker.Get<TokenValidator>(),
+            1, await server.AcceptAsync().DefaultTimeout(), broker.Get<ChangeReader>(), broker.Get<IngestPipeline>(), broker.Get<TokenValidator>(),
             new BridgeConnection.Limits(1024, TimeSpan.FromMinutes(10), TimeSpan.FromSeconds(10)),
             NullLogger<BridgeConnection>.Instance);
 

@@ -4,6 +4,7 @@ using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
 using TopicBroker.Ingest;
+using TopicBroker.Protocol.Inbound;
 using TopicBroker.Topics;
 
 namespace TopicBroker.Tests.Sites;
@@ -28,7 +29,7 @@ public sealed class SiteTopicTests
     private static async Task<long> WriteSiteTopicAsync(BrokerHost broker, string topic, string id, string json)
     {
         Assert.That(broker.Get<TopicRegistry>().TryResolve(topic, out var state), Is.EqualTo(TopicLookup.Found), topic);
-        var result = await broker.Get<IngestPipeline>().PublishAsync(new ParsedChange(state!, id, Encoding.UTF8.GetBytes(json)), CancellationToken.None).DefaultTimeout();
+        var result = await broker.Get<IngestPipeline>().PublishAsync(new InboundChange(state!, id, Encoding.UTF8.GetBytes(json)), CancellationToken.None).DefaultTimeout();
         Assert.That(result.Ok, Is.True, result.Message);
         return result.Seq;
     }

@@ -1,6 +1,5 @@
-using System.Text.Json;
-using System.Text.Unicode;
 using TopicBroker.Protocol;
+using TopicBroker.Protocol.Inbound;
 using TopicBroker.Security;
 
 namespace TopicBroker.Connections;
@@ -11,27 +10,25 @@ namespace TopicBroker.Connections;
 /// </summary>
 internal sealed class ClientMessageHandler(TokenValidator tokens, TimeProvider timeProvider)
 {
-    private static readonly JsonReaderOptions ReaderOptions = new() { MaxDepth = 64 };
-
     public ValueTask HandleAsync(WebSocketConnection connection, ReadOnlyMemory<byte> message)
     {
-        if (!TryParse(message.Span, out var type, out var data))
+        if (!ClientMessageReader.TryRead(message.Span, out var inbound))
         {
             Reply(connection, FrameSerializer.Error(connection.Topic.Name, ErrorCodes.InvalidJson, "The message is not a JSON object."));
             return ValueTask.CompletedTask;
         }
 
-        switch (type)
+        switch (inbound.Type)
         {
-            case FrameTypes.Auth:
-                return new ValueTask(RefreshTokenAsync(connection, data));
-            case FrameTypes.Pong:
+            case ClientMessageType.Auth:
+                return new ValueTask(RefreshTokenAsync(connection, inbound.Data));
+            case ClientMessageType.Pong:
                 // Arrival alone is the answer: the receive loop has already noted the activity.
                 break;
-            case FrameTypes.Ping:
-                Reply(connection, FrameSerializer.Pong(connection.Topic.Name, data));
+            case ClientMessageType.Ping:
+                Reply(connection, FrameSerializer.Pong(connection.Topic.Name, inbound.Data));
                 break;
-            case null:
+            case ClientMessageType.Missing:
                 Reply(connection, FrameSerializer.Error(connection.Topic.Name, ErrorCodes.MissingType, "The message has no string 'type'."));
                 break;
             default:
@@ -48,7 +45,7 @@ internal sealed class ClientMessageHandler(TokenValidator tokens, TimeProvider t
     /// </summary>
     private async Task RefreshTokenAsync(WebSocketConnection connection, byte[]? data)
     {
-        var token = ReadTokenField(data);
+        var token = data is null ? null : TokenReader.FromAuthData(data);
         var check = await tokens.ValidateAsync(token).ConfigureAwait(false);
         if (!check.Ok)
         {
@@ -78,74 +75,5 @@ internal sealed class ClientMessageHandler(TokenValidator tokens, TimeProvider t
         return timeProvider.GetTimestamp() + (long)(Math.Max(0, remaining.TotalSeconds) * timeProvider.TimestampFrequency);
     }
 
-    private static string? ReadTokenField(byte[]? data)
-    {
-        if (data is null)
-        {
-            return null;
-        }
-
-        try
-        {
-            using var document = JsonDocument.Parse(data);
-            return document.RootElement.ValueKind == JsonValueKind.Object
-                && document.RootElement.TryGetProperty("token", out var token)
-                && token.ValueKind == JsonValueKind.String ? token.GetString() : null;
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
-    }
-
     private static void Reply(WebSocketConnection connection, OutboundFrame frame) => connection.EnqueueReply(frame);
-
-    /// <summary>Reads a single JSON object, picking out its string <c>type</c> and the raw bytes of <c>data</c>.</summary>
-    private static bool TryParse(ReadOnlySpan<byte> message, out string? type, out byte[]? data)
-    {
-        type = null;
-        data = null;
-        if (!Utf8.IsValid(message))
-        {
-            return false;
-        }
-
-        try
-        {
-            var reader = new Utf8JsonReader(message, ReaderOptions);
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-            {
-                return false;
-            }
-
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                if (reader.ValueTextEquals("type"u8))
-                {
-                    reader.Read();
-                    type = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
-                    reader.Skip();
-                }
-                else if (reader.ValueTextEquals("data"u8))
-                {
-                    reader.Read();
-                    var start = (int)reader.TokenStartIndex;
-                    reader.Skip();
-                    data = message[start..(int)reader.BytesConsumed].ToArray();
-                }
-                else
-                {
-                    reader.Read();
-                    reader.Skip();
-                }
-            }
-
-            // Anything after the object (a second value, stray text) makes the message invalid.
-            return reader.TokenType == JsonTokenType.EndObject && !reader.Read();
-        }
-        catch (JsonException)
-        {
-            return false;
-        }
-    }
 }

@@ -25,17 +25,4 @@ internal static class JsonAnswers
 
         return WriteAsync(context, status, FrameSerializer.Answer(PublishResult.Rejected(code, message).ToAnswer()));
     }
-
-    /// <summary>The bearer token of a request: the Authorization header, or <c>access_token</c> for browsers, which cannot set headers on a WebSocket.</summary>
-    public static string? ReadToken(HttpRequest request)
-    {
-        var header = request.Headers.Authorization.ToString();
-        if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
-        {
-            return header["Bearer ".Length..].Trim();
-        }
-
-        var query = request.Query["access_token"].ToString();
-        return query.Length > 0 ? query : null;
-    }
 }

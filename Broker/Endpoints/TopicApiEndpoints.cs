@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using TopicBroker.Hosting;
 using TopicBroker.Ingest;
 using TopicBroker.Protocol;
+using TopicBroker.Protocol.Inbound;
 using TopicBroker.Security;
 using TopicBroker.Topics;
 
@@ -22,9 +23,9 @@ internal static class TopicApiEndpoints
         // Site topics (protocol.md "Sites and upstream replication"): read like any topic; writes answer replicated_topic.
         api.MapGet("/{site}/{topic}", (HttpContext context, string site, string topic, TopicRegistry topics, TokenValidator tokens) =>
             GetSnapshotAsync(context, site + "/" + topic, topics, tokens));
-        api.MapPost("/{site}/{topic}/entities/{id}", (HttpContext context, string site, string topic, string id, ChangeParser parser, IngestPipeline pipeline, TokenValidator tokens, IOptions<BrokerOptions> options) =>
+        api.MapPost("/{site}/{topic}/entities/{id}", (HttpContext context, string site, string topic, string id, ChangeReader parser, IngestPipeline pipeline, TokenValidator tokens, IOptions<BrokerOptions> options) =>
             PublishAsync(context, site + "/" + topic, id, parser, pipeline, tokens, options));
-        api.MapDelete("/{site}/{topic}/entities/{id}", (HttpContext context, string site, string topic, string id, ChangeParser parser, IngestPipeline pipeline, TokenValidator tokens) =>
+        api.MapDelete("/{site}/{topic}/entities/{id}", (HttpContext context, string site, string topic, string id, ChangeReader parser, IngestPipeline pipeline, TokenValidator tokens) =>
             DeleteAsync(context, site + "/" + topic, id, parser, pipeline, tokens));
         return endpoints;
     }
@@ -72,7 +73,7 @@ internal static class TopicApiEndpoints
     /// <summary>401 without a valid token, 403 when it lacks the right; true when the request may go on.</summary>
     private static async Task<bool> AuthorizeAsync(HttpContext context, TokenValidator tokens, Func<TopicGrants, bool> allows)
     {
-        var token = await tokens.ValidateAsync(JsonAnswers.ReadToken(context.Request)).ConfigureAwait(false);
+        var token = await tokens.ValidateAsync(TokenReader.FromRequest(context.Request)).ConfigureAwait(false);
         if (!token.Ok)
         {
             await JsonAnswers.WriteErrorAsync(context, StatusCodes.Status401Unauthorized, ErrorCodes.Unauthorized, token.Error!).ConfigureAwait(false);
@@ -113,7 +114,7 @@ internal static class TopicApiEndpoints
     }
 
     private static async Task PublishAsync(
-        HttpContext context, string topic, string id, ChangeParser parser, IngestPipeline pipeline, TokenValidator tokens, IOptions<BrokerOptions> options)
+        HttpContext context, string topic, string id, ChangeReader parser, IngestPipeline pipeline, TokenValidator tokens, IOptions<BrokerOptions> options)
     {
         id = EntityId(context, id);
         if (!await AuthorizeAsync(context, tokens, grants => grants.MayPublish(topic)).ConfigureAwait(false))
@@ -121,9 +122,9 @@ internal static class TopicApiEndpoints
             return;
         }
 
-        if (!parser.TryGetTopic(topic, out var state, out var error) || !ChangeParser.TryValidateId(id, out error))
+        if (!parser.TryGetTopic(topic, out var state, out var error) || !EntityRules.TryValidateId(id, out error))
         {
-            await WriteAnswerAsync(context, error).ConfigureAwait(false);
+            await WriteAnswerAsync(context, PublishResult.Rejected(error)).ConfigureAwait(false);
             return;
         }
 
@@ -142,17 +143,17 @@ internal static class TopicApiEndpoints
             return;
         }
 
-        if (!ChangeParser.TryValidateData(body, out error))
+        if (!ChangeReader.TryReadBody(body, out error))
         {
-            await WriteAnswerAsync(context, error).ConfigureAwait(false);
+            await WriteAnswerAsync(context, PublishResult.Rejected(error)).ConfigureAwait(false);
             return;
         }
 
-        var result = await pipeline.PublishAsync(new ParsedChange(state, id, body), context.RequestAborted).ConfigureAwait(false);
+        var result = await pipeline.PublishAsync(new InboundChange(state, id, body), context.RequestAborted).ConfigureAwait(false);
         await WriteAnswerAsync(context, result).ConfigureAwait(false);
     }
 
-    private static async Task DeleteAsync(HttpContext context, string topic, string id, ChangeParser parser, IngestPipeline pipeline, TokenValidator tokens)
+    private static async Task DeleteAsync(HttpContext context, string topic, string id, ChangeReader parser, IngestPipeline pipeline, TokenValidator tokens)
     {
         id = EntityId(context, id);
         if (!await AuthorizeAsync(context, tokens, grants => grants.MayPublish(topic)).ConfigureAwait(false))
@@ -160,13 +161,13 @@ internal static class TopicApiEndpoints
             return;
         }
 
-        if (!parser.TryGetTopic(topic, out var state, out var error) || !ChangeParser.TryValidateId(id, out error))
+        if (!parser.TryGetTopic(topic, out var state, out var error) || !EntityRules.TryValidateId(id, out error))
         {
-            await WriteAnswerAsync(context, error).ConfigureAwait(false);
+            await WriteAnswerAsync(context, PublishResult.Rejected(error)).ConfigureAwait(false);
             return;
         }
 
-        var result = await pipeline.PublishAsync(new ParsedChange(state, id, null), context.RequestAborted).ConfigureAwait(false);
+        var result = await pipeline.PublishAsync(new InboundChange(state, id, null), context.RequestAborted).ConfigureAwait(false);
         await WriteAnswerAsync(context, result).ConfigureAwait(false);
     }
 

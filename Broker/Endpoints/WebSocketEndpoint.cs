@@ -3,6 +3,7 @@ using System.Net.WebSockets;
 using Microsoft.AspNetCore.Http.Features;
 using TopicBroker.Connections;
 using TopicBroker.Protocol;
+using TopicBroker.Protocol.Inbound;
 using TopicBroker.Security;
 
 namespace TopicBroker.Endpoints;
@@ -40,7 +41,7 @@ internal static class WebSocketEndpoint
             return;
         }
 
-        var token = await tokens.ValidateAsync(JsonAnswers.ReadToken(context.Request)).ConfigureAwait(false);
+        var token = await tokens.ValidateAsync(TokenReader.FromRequest(context.Request)).ConfigureAwait(false);
         if (!token.Ok)
         {
             await JsonAnswers.WriteErrorAsync(context, StatusCodes.Status401Unauthorized, ErrorCodes.Unauthorized, token.Error!).ConfigureAwait(false);

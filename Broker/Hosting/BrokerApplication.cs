@@ -5,6 +5,7 @@ using TopicBroker.Connections;
 using TopicBroker.Diagnostics;
 using TopicBroker.Endpoints;
 using TopicBroker.Ingest;
+using TopicBroker.Protocol.Inbound;
 using TopicBroker.Security;
 using TopicBroker.Sites;
 using TopicBroker.Upstream;
@@ -72,7 +73,7 @@ internal static class BrokerApplication
         services.AddSingleton<ConnectionManager>();
         services.AddMetrics();
         services.AddSingleton<BrokerMetrics>();
-        services.AddSingleton<ChangeParser>();
+        services.AddSingleton<ChangeReader>();
         services.AddSingleton<IStateStore>(sp =>
             sp.GetRequiredService<IOptions<BrokerOptions>>().Value.Storage.Provider == StorageProvider.Postgres
                 ? ActivatorUtilities.CreateInstance<PostgresStateStore>(sp)

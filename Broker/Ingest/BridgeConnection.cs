@@ -4,6 +4,7 @@ using System.IO.Pipelines;
 using System.Net.Sockets;
 using System.Threading.Channels;
 using TopicBroker.Protocol;
+using TopicBroker.Protocol.Inbound;
 using TopicBroker.Security;
 
 namespace TopicBroker.Ingest;
@@ -26,7 +27,7 @@ internal sealed partial class BridgeConnection : IDisposable
 
     private readonly Socket _socket;
     private readonly NetworkStream _stream;
-    private readonly ChangeParser _parser;
+    private readonly ChangeReader _parser;
     private readonly IngestPipeline _pipeline;
     private readonly TokenValidator _tokens;
     private readonly int _maxLineBytes;
@@ -47,7 +48,7 @@ internal sealed partial class BridgeConnection : IDisposable
     private readonly Channel<Task<PublishResult>> _unanswered = Channel.CreateBounded<Task<PublishResult>>(
         new BoundedChannelOptions(MaxUnansweredLines) { SingleReader = true, SingleWriter = true });
 
-    public BridgeConnection(long id, Socket socket, ChangeParser parser, IngestPipeline pipeline, TokenValidator tokens, Limits limits, ILogger<BridgeConnection> logger)
+    public BridgeConnection(long id, Socket socket, ChangeReader parser, IngestPipeline pipeline, TokenValidator tokens, Limits limits, ILogger<BridgeConnection> logger)
     {
         Id = id;
         _socket = socket;
@@ -219,7 +220,7 @@ internal sealed partial class BridgeConnection : IDisposable
         }
 
         LinesRead++;
-        if (ChangeParser.TryReadAuthLine(bytes.Span, out var token))
+        if (TokenReader.TryReadAuthLine(bytes.Span, out var token))
         {
             return await AuthenticateAsync(token).ConfigureAwait(false);
         }
@@ -231,9 +232,9 @@ internal sealed partial class BridgeConnection : IDisposable
         }
 
         Task<PublishResult> outcome;
-        if (!_parser.TryParseLine(bytes.Span, out var change, out var error))
+        if (!_parser.TryReadLine(bytes.Span, out var change, out var error))
         {
-            outcome = Task.FromResult(error);
+            outcome = Task.FromResult(PublishResult.Rejected(error));
         }
         else if (!_grants.MayPublish(change.Topic.Name))
         {

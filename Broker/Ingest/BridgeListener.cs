@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Options;
 using TopicBroker.Hosting;
+using TopicBroker.Protocol.Inbound;
 using TopicBroker.Security;
 
 namespace TopicBroker.Ingest;
@@ -15,7 +16,7 @@ namespace TopicBroker.Ingest;
 internal sealed partial class BridgeListener : BackgroundService, IIngestSource
 {
     private readonly BrokerOptions _options;
-    private readonly ChangeParser _parser;
+    private readonly ChangeReader _parser;
     private readonly IngestPipeline _pipeline;
     private readonly TokenValidator _tokens;
     private readonly ILogger<BridgeListener> _logger;
@@ -27,7 +28,7 @@ internal sealed partial class BridgeListener : BackgroundService, IIngestSource
 
     public BridgeListener(
         IOptions<BrokerOptions> options,
-        ChangeParser parser,
+        ChangeReader parser,
         IngestPipeline pipeline,
         TokenValidator tokens,
         ILoggerFactory loggerFactory)

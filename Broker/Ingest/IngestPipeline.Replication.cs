@@ -105,7 +105,7 @@ internal sealed partial class IngestPipeline
     private static IReadOnlyList<StoredChange> WrittenOf(IReadOnlyList<StoredChange> stored) =>
         stored.Any(change => change.Outcome != ReplicatedWrite.Written) ? [.. stored.Where(change => change.Outcome == ReplicatedWrite.Written)] : stored;
 
-    private static PublishResult AnswerFor(ParsedChange change, StoredChange stored) => stored.Outcome switch
+    private static PublishResult AnswerFor(Protocol.Inbound.InboundChange change, StoredChange stored) => stored.Outcome switch
     {
         ReplicatedWrite.Written => PublishResult.Committed(stored.Seq),
         ReplicatedWrite.AlreadyCommitted => PublishResult.Committed(change.ReplicatedSeq),

@@ -5,6 +5,7 @@ using TopicBroker.Cluster;
 using TopicBroker.Connections;
 using TopicBroker.Hosting;
 using TopicBroker.Protocol;
+using TopicBroker.Protocol.Inbound;
 using TopicBroker.Storage;
 using TopicBroker.Topics;
 
@@ -96,7 +97,7 @@ internal sealed partial class IngestPipeline : BackgroundService
     }
 
     /// <summary>Queues a validated change and completes when it is committed and broadcast (or rejected).</summary>
-    public Task<PublishResult> PublishAsync(ParsedChange change, CancellationToken cancellationToken)
+    public Task<PublishResult> PublishAsync(InboundChange change, CancellationToken cancellationToken)
     {
         var pending = new PendingChange(change);
         var write = _queue.Writer.WriteAsync(pending, cancellationToken);
@@ -328,11 +329,11 @@ internal sealed partial class IngestPipeline : BackgroundService
         public static readonly PollRequest Instance = new();
     }
 
-    private sealed class PendingChange(ParsedChange change) : IngestItem
+    private sealed class PendingChange(InboundChange change) : IngestItem
     {
         private readonly TaskCompletionSource<PublishResult> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public ParsedChange Change { get; } = change;
+        public InboundChange Change { get; } = change;
 
         public long ReceivedTimestamp { get; } = Stopwatch.GetTimestamp();
 

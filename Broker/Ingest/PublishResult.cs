@@ -1,4 +1,5 @@
 using TopicBroker.Protocol;
+using TopicBroker.Protocol.Inbound;
 
 namespace TopicBroker.Ingest;
 
@@ -10,6 +11,8 @@ internal readonly record struct PublishResult(long Seq, string? Error, string? M
     public static PublishResult Committed(long seq) => new(seq, null, null);
 
     public static PublishResult Rejected(string error, string message) => new(0, error, message);
+
+    public static PublishResult Rejected(InboundError error) => new(0, error.Code, error.Message);
 
     /// <summary>The answer to an accepted auth line: <c>{"ok":true}</c>, no seq.</summary>
     public static readonly PublishResult Authenticated = new(0, null, null);

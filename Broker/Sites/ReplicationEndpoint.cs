@@ -5,6 +5,7 @@ using TopicBroker.Endpoints;
 using TopicBroker.Hosting;
 using TopicBroker.Ingest;
 using TopicBroker.Protocol;
+using TopicBroker.Protocol.Inbound;
 using TopicBroker.Security;
 using TopicBroker.Storage;
 using TopicBroker.Topics;
@@ -43,7 +44,7 @@ internal static class ReplicationEndpoint
             return;
         }
 
-        var token = await tokens.ValidateAsync(JsonAnswers.ReadToken(context.Request)).ConfigureAwait(false);
+        var token = await tokens.ValidateAsync(TokenReader.FromRequest(context.Request)).ConfigureAwait(false);
         if (!token.Ok)
         {
             await JsonAnswers.WriteErrorAsync(context, StatusCodes.Status401Unauthorized, ErrorCodes.Unauthorized, token.Error!).ConfigureAwait(false);

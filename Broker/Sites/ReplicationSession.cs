@@ -5,6 +5,7 @@ using System.Text.Json;
 using System.Threading.Channels;
 using TopicBroker.Ingest;
 using TopicBroker.Protocol;
+using TopicBroker.Protocol.Inbound;
 
 namespace TopicBroker.Sites;
 
@@ -215,7 +216,7 @@ internal sealed partial class ReplicationSession
     private InFlight TakeUpdate(SiteTopicLink link, long seq, JsonElement root)
     {
         var id = root.TryGetProperty("id", out var idElement) && idElement.ValueKind == JsonValueKind.String ? idElement.GetString() : null;
-        if (seq == 0 || !ChangeParser.TryValidateId(id, out var error))
+        if (seq == 0 || !EntityRules.IsValidId(id))
         {
             return InFlight.Fault(ErrorCodes.InvalidId, "An update needs a seq above 0 and a valid 'id'.");
         }
@@ -226,18 +227,18 @@ internal sealed partial class ReplicationSession
         {
             if (!root.TryGetProperty("data", out var dataElement) || dataElement.ValueKind != JsonValueKind.Object)
             {
-                return InFlight.Fault(ErrorCodes.InvalidData, "An upsert needs 'data', a JSON object.");
+                return InFlight.Fault(ErrorCodes.InvalidData, EntityRules.UpsertNeedsData);
             }
 
             data = JsonSerializer.SerializeToUtf8Bytes(dataElement);
         }
         else if (op != ChangeOps.Delete)
         {
-            return InFlight.Fault(ErrorCodes.InvalidOp, "'op' must be \"upsert\" or \"delete\".");
+            return InFlight.Fault(ErrorCodes.InvalidOp, EntityRules.OpRule);
         }
 
         link.Received = seq;
-        return new InFlight(link, _pipeline.PublishAsync(new ParsedChange(link.State, id!, data, seq), CancellationToken.None));
+        return new InFlight(link, _pipeline.PublishAsync(new InboundChange(link.State, id!, data, seq), CancellationToken.None));
     }
 
     private InFlight TakeSnapshot(SiteTopicLink link, long seq, JsonElement root)
@@ -250,7 +251,7 @@ internal sealed partial class ReplicationSession
         var entities = new Dictionary<string, byte[]>(StringComparer.Ordinal);
         foreach (var entity in data.EnumerateObject())
         {
-            if (entity.Value.ValueKind != JsonValueKind.Object || !ChangeParser.TryValidateId(entity.Name, out _))
+            if (entity.Value.ValueKind != JsonValueKind.Object || !EntityRules.IsValidId(entity.Name))
             {
                 return InFlight.Fault(ErrorCodes.InvalidData, "Every entity of a snapshot needs a valid id and an object.");
             }

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
 using TopicBroker.Hosting;
+using TopicBroker.Protocol.Inbound;
 
 namespace TopicBroker.Storage;
 
@@ -265,7 +266,7 @@ internal sealed partial class PostgresStateStore : IStateStore
                     var topic = reader.GetString(0);
                     var id = reader.GetString(1);
                     var data = Encoding.UTF8.GetBytes(reader.GetString(2));
-                    if (!SqliteStateStore.IsJsonObject(data))
+                    if (!EntityRules.IsJsonObject(data))
                     {
                         if (_ignoredRows.Add((topic, id)))
                         {

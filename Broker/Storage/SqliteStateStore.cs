@@ -1,9 +1,8 @@
 using System.Diagnostics;
-using System.Text.Json;
-using System.Text.Unicode;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 using TopicBroker.Hosting;
+using TopicBroker.Protocol.Inbound;
 
 namespace TopicBroker.Storage;
 
@@ -249,7 +248,7 @@ internal sealed partial class SqliteStateStore : IStateStore
                 var topic = reader.GetString(0);
                 var id = reader.GetString(1);
                 var data = reader.GetFieldValue<byte[]>(2);
-                if (!isTopic(topic) || !IsJsonObject(data))
+                if (!isTopic(topic) || !EntityRules.IsJsonObject(data))
                 {
                     Log.ExternalRowIgnored(_logger, topic, id);
                     continue;
@@ -366,30 +365,6 @@ internal sealed partial class SqliteStateStore : IStateStore
         Run(_clearTombstone, transaction, topic, change.Id);
 
         Run(_appendHistory, transaction, topic, change.Seq, change.Id, change.Data is null ? "delete" : "upsert", (object?)change.Data ?? DBNull.Value);
-    }
-
-    internal static bool IsJsonObject(ReadOnlySpan<byte> data)
-    {
-        if (!Utf8.IsValid(data))
-        {
-            return false;
-        }
-
-        try
-        {
-            var reader = new Utf8JsonReader(data);
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-            {
-                return false;
-            }
-
-            reader.Skip();
-            return !reader.Read();
-        }
-        catch (JsonException)
-        {
-            return false;
-        }
     }
 
     private static void Run(SqliteCommand command, SqliteTransaction transaction, params object[] values)

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using TopicBroker.Bench.Clients;
 using TopicBroker.Bench.Hosting;
+using TopicBroker.Testing;
 using TopicBroker.Bench.Measurement;
 using TopicBroker.Bench.Options;
 using TopicBroker.Bench.Reporting;
@@ -44,8 +45,8 @@ internal static class BenchProgram
 
         // Tokens (protocol.md "Security"): --auth gives a started broker a fresh key; a key or a
         // token given on the command line is used as is.
-        var signingKey = options.SigningKey ?? (options.Auth ? AccessTokens.NewSigningKey() : null);
-        var accessToken = options.Token ?? (signingKey is null ? null : AccessTokens.Mint(signingKey));
+        var signingKey = options.SigningKey ?? (options.Auth ? TestTokens.NewSigningKey() : null);
+        var accessToken = options.Token ?? (signingKey is null ? null : BenchToken(signingKey));
 
         var layout = RepositoryLayout.Discover();
         var store = new ResultStore(options.ResultsDirectory ?? layout.DefaultResultsDirectory);
@@ -122,7 +123,20 @@ internal static class BenchProgram
     {
         output.WriteLine();
         output.WriteLine($"-- {scenario.Name} --");
-        BrokerProcess? broker = null;
+        if (scenario is ISelfHostedScenario selfHosted)
+        {
+            if (options.Url is not null)
+            {
+                throw new BenchSetupException($"The {scenario.Name} scenario starts its own servers; --url is not supported for it.");
+            }
+
+            var hosting = new ScenarioHosting(options, options.BrokerDll ?? layout.DefaultBrokerDll, signingKey, accessToken, store, output, interactive);
+            var hosted = await selfHosted.RunSelfHostedAsync(hosting, cancellationToken).ConfigureAwait(false);
+            var hostedPath = await store.WriteAsync(hosted, CancellationToken.None).ConfigureAwait(false);
+            return hosted with { Files = [.. hosted.Files, hostedPath] };
+        }
+
+        BenchBroker? broker = null;
         try
         {
             BrokerTarget target;
@@ -138,7 +152,7 @@ internal static class BenchProgram
                         .. options.BrokerArguments,
                     ],
                 };
-                broker = await BrokerProcess.StartAsync(options.BrokerDll ?? layout.DefaultBrokerDll, configuration, accessToken, output, cancellationToken)
+                broker = await BenchBroker.StartAsync(options.BrokerDll ?? layout.DefaultBrokerDll, configuration, accessToken, output, cancellationToken)
                     .ConfigureAwait(false);
                 target = broker.Target;
             }
@@ -174,6 +188,10 @@ internal static class BenchProgram
             }
         }
     }
+
+    /// <summary>Every right on every topic, for long enough to outlive any run.</summary>
+    private static string BenchToken(string signingKey) =>
+        TestTokens.Create(subscribe: ["*"], publish: ["*"], expiresIn: TimeSpan.FromHours(6), key: signingKey, subject: "topicbroker-bench");
 
     private static BrokerTarget ExternalTarget(BenchOptions options)
     {

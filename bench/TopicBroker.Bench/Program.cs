@@ -5,7 +5,7 @@ using TopicBroker.Bench;
 // the subscribers' receive loops are short and never block, and this cuts the generator's CPU
 // per received read by about a quarter (measured), leaving more of the shared cores to the
 // broker. The runtime reads the variable once, when the first socket is registered, so it must
-// be set before any socket is used. The broker child process gets it removed (BrokerProcess).
+// be set before any socket is used. The broker child process gets it removed (BenchBroker).
 Environment.SetEnvironmentVariable(BenchProgram.InlineCompletionsVariable, "1");
 
 // Ctrl+C and SIGTERM cancel the run; the scenario unwinds and the broker child process is killed

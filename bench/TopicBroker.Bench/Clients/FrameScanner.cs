@@ -77,6 +77,14 @@ internal static class FrameScanner
             && TryReadInt64(json, "\"seq\""u8, out seq);
     }
 
+    /// <summary>Reads the cluster scenario's <c>o</c> (the node an update was published on) from its data.</summary>
+    public static bool TryReadOrigin(ReadOnlySpan<byte> json, out long origin)
+    {
+        origin = 0;
+        var dataKey = json.IndexOf("\"data\""u8);
+        return dataKey >= 0 && TryReadInt64(json[dataKey..], "\"o\""u8, out origin);
+    }
+
     public static bool TryReadInt64(ReadOnlySpan<byte> json, ReadOnlySpan<byte> quotedKey, out long value)
     {
         value = 0;

@@ -21,6 +21,7 @@ internal sealed class RawWebSocketSubscriber : IDisposable
     private readonly Socket _socket;
     private readonly byte[] _buffer;
     private readonly ActiveWindow _window;
+    private readonly int? _node;
     private readonly TaskCompletionSource<bool> _firstFrame = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private int _buffered;
@@ -44,8 +45,9 @@ internal sealed class RawWebSocketSubscriber : IDisposable
     private long _firstFrameAt;
     private long _lastUpdateAt;
 
-    private RawWebSocketSubscriber(Socket socket, int bufferSize, int topicIndex, ActiveWindow window)
+    private RawWebSocketSubscriber(Socket socket, int bufferSize, int topicIndex, ActiveWindow window, int? node)
     {
+        _node = node;
         _socket = socket;
         _buffer = new byte[bufferSize];
         TopicIndex = topicIndex;
@@ -70,6 +72,9 @@ internal sealed class RawWebSocketSubscriber : IDisposable
     public long Duplicates => Volatile.Read(ref _duplicates);
 
     public long SeqRegressions => Volatile.Read(ref _seqRegressions);
+
+    /// <summary>The highest broker seq seen (the snapshot's, then the updates'); -1 before the first frame.</summary>
+    public long LastSeq => Volatile.Read(ref _lastSeq);
 
     public long Snapshots => Volatile.Read(ref _snapshots);
 
@@ -112,6 +117,7 @@ internal sealed class RawWebSocketSubscriber : IDisposable
         int topicIndex,
         int bufferSize,
         ActiveWindow window,
+        int? node,
         CancellationToken cancellationToken)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
@@ -123,7 +129,7 @@ internal sealed class RawWebSocketSubscriber : IDisposable
             }
 
             await socket.ConnectAsync(server, cancellationToken).ConfigureAwait(false);
-            var subscriber = new RawWebSocketSubscriber(socket, bufferSize, topicIndex, window);
+            var subscriber = new RawWebSocketSubscriber(socket, bufferSize, topicIndex, window, node);
             await subscriber.HandshakeAsync(handshake, cancellationToken).ConfigureAwait(false);
             return subscriber;
         }
@@ -362,6 +368,12 @@ internal sealed class RawWebSocketSubscriber : IDisposable
                 break;
             case FrameKind.Snapshot:
                 _snapshots++;
+                if (_node is not null && _snapshots == 1 && FrameScanner.TryReadInt64(json, "\"seq\""u8, out var snapshotSeq))
+                {
+                    // The cluster scenario counts from the snapshot: the next update must be its seq + 1.
+                    Volatile.Write(ref _lastSeq, snapshotSeq);
+                }
+
                 break;
             case FrameKind.Ping:
                 _pings++;
@@ -387,6 +399,12 @@ internal sealed class RawWebSocketSubscriber : IDisposable
         if (!FrameScanner.TryReadUpdate(json, out var sentAt, out var sequence, out var seq))
         {
             _unparsedUpdates++;
+            return;
+        }
+
+        if (_node is { } node)
+        {
+            OnClusterUpdate(json, node, seq, sentAt, receivedAt);
             return;
         }
 
@@ -418,6 +436,44 @@ internal sealed class RawWebSocketSubscriber : IDisposable
         if (window is not null && window.Contains(sentAt))
         {
             window.Recorder.Record(MonotonicClock.ToNanoseconds(receivedAt - sentAt));
+        }
+    }
+
+    /// <summary>
+    /// The cluster scenario: several publishers on several nodes write to one topic, so their own
+    /// sequence numbers say nothing; the broker's seq must go up by exactly one per update
+    /// (protocol.md "Cluster": every update of the topic, once, in seq order, on every node).
+    /// A jump counts the seqs skipped as missing, a repeat of the last seq as a duplicate, an
+    /// older one as a regression. The latency goes to the same-node or the cross-node record.
+    /// </summary>
+    private void OnClusterUpdate(ReadOnlySpan<byte> json, int node, long seq, long sentAt, long receivedAt)
+    {
+        var last = _lastSeq;
+        if (seq > last)
+        {
+            _missing += seq - last - 1;
+            Volatile.Write(ref _lastSeq, seq);
+        }
+        else if (seq == last)
+        {
+            _duplicates++;
+        }
+        else
+        {
+            _seqRegressions++;
+        }
+
+        var window = _window.Current;
+        if (window is not null && window.Contains(sentAt))
+        {
+            if (!FrameScanner.TryReadOrigin(json, out var origin))
+            {
+                _unparsedUpdates++;
+                return;
+            }
+
+            var recorder = origin == node ? window.Recorder : window.CrossNodeRecorder;
+            recorder.Record(MonotonicClock.ToNanoseconds(receivedAt - sentAt));
         }
     }
 

@@ -24,6 +24,7 @@ internal sealed class SubscriberPool : IAsyncDisposable
     private readonly IPEndPoint _server;
     private readonly byte[][] _handshakes;
     private readonly int _bufferSize;
+    private readonly int? _node;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<RawWebSocketSubscriber> _subscribers = [];
     private readonly List<Task> _receiveLoops = [];
@@ -31,8 +32,10 @@ internal sealed class SubscriberPool : IAsyncDisposable
     private int _attempted;
     private bool _disposed;
 
-    public SubscriberPool(IPEndPoint server, string hostHeader, string? accessToken, IReadOnlyList<string> topicPaths, int bufferSize)
+    /// <param name="node">The cluster scenario: the index of the node these subscribers connect to; they then check broker seqs (see RawWebSocketSubscriber).</param>
+    public SubscriberPool(IPEndPoint server, string hostHeader, string? accessToken, IReadOnlyList<string> topicPaths, int bufferSize, int? node = null)
     {
+        _node = node;
         _server = server;
         _handshakes = [.. topicPaths.Select(path => RawWebSocketSubscriber.BuildHandshake(hostHeader, path, accessToken))];
         _bufferSize = bufferSize;
@@ -86,7 +89,7 @@ internal sealed class SubscriberPool : IAsyncDisposable
                 {
                     var subscriber = await RawWebSocketSubscriber.ConnectAsync(
                         _server, placement.LocalAddress, _handshakes[placement.TopicIndex], placement.TopicIndex,
-                        _bufferSize, Window, timeout.Token).ConfigureAwait(false);
+                        _bufferSize, Window, _node, timeout.Token).ConfigureAwait(false);
                     Track(subscriber);
                     if (!await subscriber.FirstFrame.WaitAsync(timeout.Token).ConfigureAwait(false))
                     {

@@ -7,7 +7,9 @@ namespace TopicBroker.Bench.Clients;
 /// Writes bridge lines (protocol.md "TCP bridge") whose data carries the send timestamp and the
 /// publisher's per-topic sequence number:
 /// <c>{"topic":"robots","id":"robot-7","data":{"ts":123,"n":42,"pad":"xxxx"}}\n</c>.
-/// Topic and id bytes are encoded once; writing a line allocates nothing.
+/// Topic and id bytes are encoded once; writing a line allocates nothing. The cluster scenario
+/// adds the node the line is published on, <c>"o":1</c> after <c>n</c>, so a subscriber can tell
+/// a same-node delivery from a cross-node one.
 /// </summary>
 internal sealed class UpdateLineWriter
 {
@@ -19,12 +21,15 @@ internal sealed class UpdateLineWriter
     private readonly byte[][] _topicPrefixes;
     private readonly byte[][] _ids;
     private readonly byte[] _pad;
+    private readonly byte[]? _origin;
 
     /// <param name="topics">Topic names, indexed by topic index.</param>
     /// <param name="idPrefix">Entity ids are <c>{idPrefix}{k}</c>, k cycling below <paramref name="idsPerTopic"/>.</param>
     /// <param name="dataBytes">Target size of the data object; the pad fills the rest.</param>
-    public UpdateLineWriter(IReadOnlyList<string> topics, string idPrefix, int idsPerTopic, int dataBytes)
+    /// <param name="origin">The cluster node index written as <c>"o"</c>; null writes none.</param>
+    public UpdateLineWriter(IReadOnlyList<string> topics, string idPrefix, int idsPerTopic, int dataBytes, int? origin = null)
     {
+        _origin = origin is { } node ? Encoding.ASCII.GetBytes(string.Create(System.Globalization.CultureInfo.InvariantCulture, $",\"o\":{node}")) : null;
         _topicPrefixes = [.. topics.Select(topic => Encoding.UTF8.GetBytes($"{{\"topic\":\"{topic}\",\"id\":\""))];
         _ids = [.. Enumerable.Range(0, Math.Max(1, idsPerTopic)).Select(k => Encoding.UTF8.GetBytes($"{idPrefix}{k}"))];
 
@@ -56,6 +61,11 @@ internal sealed class UpdateLineWriter
         AppendNumber(destination, ref written, timestamp);
         Append(destination, ref written, ",\"n\":"u8);
         AppendNumber(destination, ref written, sequence);
+        if (_origin is not null)
+        {
+            Append(destination, ref written, _origin);
+        }
+
         Append(destination, ref written, ",\"pad\":\""u8);
         Append(destination, ref written, _pad);
         Append(destination, ref written, "\"}"u8);

@@ -15,6 +15,9 @@ internal sealed class MeasurementWindow(long startTimestamp, long endTimestamp)
 
     public LatencyRecorder Recorder { get; } = new();
 
+    /// <summary>The cluster scenario: updates published on another node than the subscriber's (<see cref="Recorder"/> holds the same-node ones).</summary>
+    public LatencyRecorder CrossNodeRecorder { get; } = new();
+
     public bool Contains(long timestamp) => timestamp >= StartTimestamp && timestamp < EndTimestamp;
 }
 

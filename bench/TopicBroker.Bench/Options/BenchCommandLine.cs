@@ -57,13 +57,13 @@ internal static class BenchCommandLine
     public static readonly Option<string?> Token = Text("--token", "<jwt>", "a ready token with subscribe and publish rights on the topics used");
 
     // fanout / topics.
-    public static readonly Option<double?> Rate = Positive("--rate", "<n>", "updates per second in total (fanout default 500, topics default 2000)");
-    public static readonly Option<int?> Subscribers = PositiveInt("--subscribers", "<n>", "fanout subscribers (default 1000)");
+    public static readonly Option<double?> Rate = Positive("--rate", "<n>", "updates per second in total (fanout default 500, topics default 2000, cluster default unthrottled)");
+    public static readonly Option<int?> Subscribers = PositiveInt("--subscribers", "<n>", "fanout subscribers (default 1000); cluster: per topic per node (default 2)");
     public static readonly Option<string?> Topic = Text("--topic", "<a,b,..>", "topic(s): fanout/ingest use the first (default robots); connections spreads over all");
     public static readonly Option<bool> Sweep = Flag("--sweep", "fanout: step the rate up until p99 exceeds --p99-limit-ms twice in a row, delivery < 95%, or a loss; writes an SVG chart");
     public static readonly Option<string?> SweepRates = Text("--sweep-rates", "<r1,r2,..>", "the rates to step through (implies --sweep)");
     public static readonly Option<double?> P99LimitMs = Positive("--p99-limit-ms", "<ms>", "sweep limit (default 50)");
-    public static readonly Option<int?> Topics = PositiveInt("--topics", "<n>", "topics scenario: number of topics (default 1000)", max: 100_000);
+    public static readonly Option<int?> Topics = PositiveInt("--topics", "<n>", "topics scenario: number of topics (default 1000); cluster (default 4)", max: 100_000);
     public static readonly Option<int?> SubscribersPerTopic = PositiveInt("--subscribers-per-topic", "<n>", "topics scenario (default 10)");
     public static readonly Option<int?> RecvBuffer = PositiveInt("--recv-buffer", "<bytes>", "receive buffer per subscriber socket (at least 1024)", max: 16 * 1024 * 1024, min: 1024);
 
@@ -73,7 +73,7 @@ internal static class BenchCommandLine
     public static readonly Option<double?> Hold = NonNegative("--hold", "<s>", "connections: seconds to hold them open and measure idle broker CPU (default 5)");
 
     // ingest.
-    public static readonly Option<int?> InFlight = PositiveInt("--inflight", "<n>", "ingest: unanswered bridge lines per connection (default 2048)", max: 1 << 20);
+    public static readonly Option<int?> InFlight = PositiveInt("--inflight", "<n>", "ingest: unanswered bridge lines per connection (default 2048); cluster: per publisher (default 1024)", max: 1 << 20);
     public static readonly Option<string?> IngestConnections = Text("--ingest-connections", "<list>", "ingest: bridge connection counts to measure (default 1,4)");
     public static readonly Option<int?> HttpConcurrency = PositiveInt("--http-concurrency", "<n>", "ingest: concurrent HTTP publishes (default 16)", max: 1024);
 

@@ -22,6 +22,17 @@ internal static class ResultTables
             WriteIngest(ingest, output);
         }
 
+        if (result.Cluster is not null)
+        {
+            var table = new TextTable("metric", "value", "unit");
+            foreach (var row in result.Summary)
+            {
+                table.Add(row.Metric, Format.Value(row), row.Unit);
+            }
+
+            table.WriteTo(output);
+        }
+
         if (result.BrokerStatus is { } status && status.ValueKind == System.Text.Json.JsonValueKind.Object &&
             status.TryGetProperty("totals", out var totals) && totals.ValueKind == System.Text.Json.JsonValueKind.Object)
         {

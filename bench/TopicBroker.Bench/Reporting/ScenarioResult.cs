@@ -37,6 +37,8 @@ internal sealed record ScenarioResult
 
     public ChaosResult? Chaos { get; init; }
 
+    public ClusterResult? Cluster { get; init; }
+
     /// <summary>
     /// The broker's own <c>GET /api/status</c> at the end of the run (its per-topic counters:
     /// frames sent, conflated, dropped, slow-consumer closes), kept verbatim as a cross-check of
@@ -209,3 +211,38 @@ internal sealed record ChaosResult(
     IReadOnlyList<string> ViolationSamples,
     IReadOnlyList<string> Invariants,
     IReadOnlyList<string> StopLog);
+
+/// <summary>What a cluster run measured (bench README "Cluster"); latencies are publish to receive, split by where the publish landed.</summary>
+internal sealed record ClusterResult(
+    int Nodes,
+    int Topics,
+    int PublishersPerNode,
+    int InFlightPerPublisher,
+    int SubscribersPerTopicPerNode,
+    double? OfferedUpdatesPerSecond,
+    int PayloadBytes,
+    bool PostgresFsync,
+    double WindowSeconds,
+    double AckedPerSecond,
+    IReadOnlyList<double> AckedPerSecondPerNode,
+    double DeliveredFramesPerSecond,
+    long Acked,
+    long Rejected,
+    bool AllAnswered,
+    LatencySummary CommitLatency,
+    LatencySummary SameNodeLatency,
+    LatencySummary CrossNodeLatency,
+    double? CrossToSameP99,
+    int Subscribers,
+    long FramesChecked,
+    long FramesLost,
+    long Duplicates,
+    long OutOfOrder,
+    int SubscribersClosed,
+    bool Drained,
+    IReadOnlyList<long> CommittedSeqs,
+    IReadOnlyList<double?> NodeCpuPercent,
+    double GeneratorCpuPercent,
+    bool IngestTargetMet,
+    bool LatencyTargetMet,
+    bool ZeroLossMet);

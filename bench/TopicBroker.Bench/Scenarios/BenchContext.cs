@@ -11,7 +11,7 @@ namespace TopicBroker.Bench.Scenarios;
 internal sealed class BenchContext(
     BenchOptions options,
     BrokerTarget target,
-    BrokerProcess? ownedBroker,
+    BenchBroker? ownedBroker,
     TextWriter output,
     bool interactive,
     ResultStore results)
@@ -27,7 +27,7 @@ internal sealed class BenchContext(
     public bool Quick => Options.Quick;
 
     /// <summary>The broker this tool started for the scenario (null with --url): chaos stops and restarts it.</summary>
-    public BrokerProcess? OwnedBroker => ownedBroker;
+    public BenchBroker? OwnedBroker => ownedBroker;
 
     public ProgressLine StartProgress(Func<string> describe) => ProgressLine.Start(Output, interactive, describe);
 

@@ -116,14 +116,14 @@ internal static class PeersComparison
     {
         output.WriteLine();
         output.WriteLine($"-- {scenario} on {PeerNames.Display(peer)} --");
-        BrokerProcess? broker = null;
+        BenchBroker? broker = null;
         PeerProcess? server = null;
         try
         {
             BrokerTarget target;
             if (peer == PeerNames.TopicBroker)
             {
-                broker = await BrokerProcess.StartAsync(
+                broker = await BenchBroker.StartAsync(
                     options.BrokerDll ?? layout.DefaultBrokerDll,
                     configuration with { ExtraArguments = [.. configuration.ExtraArguments, .. options.BrokerArguments] },
                     accessToken: null,

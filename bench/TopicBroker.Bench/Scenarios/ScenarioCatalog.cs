@@ -16,6 +16,7 @@ internal static class ScenarioCatalog
         IngestScenario.Definition,
         DurabilityComparison.Definition,
         Chaos.ChaosScenario.Definition,
+        ClusterScenario.Definition,
     ];
 
     /// <summary>The scenarios a parsed command line asks for: the one named, or every one marked for <c>all</c>.</summary>

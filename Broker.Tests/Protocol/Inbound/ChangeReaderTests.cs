@@ -1,17 +1,17 @@
 using System.Text;
 using Microsoft.Extensions.Options;
 using TopicBroker.Hosting;
-using TopicBroker.Ingest;
 using TopicBroker.Protocol;
+using TopicBroker.Protocol.Inbound;
 using TopicBroker.Topics;
 
-namespace TopicBroker.Tests.Ingest;
+namespace TopicBroker.Tests.Protocol.Inbound;
 
 /// <summary>Publish input as the bridge and HTTP take it (protocol.md "TCP bridge", "HTTP API").</summary>
 [Category("Unit")]
-public sealed class ChangeParserTests
+public sealed class ChangeReaderTests
 {
-    private readonly ChangeParser _parser = new(new TopicRegistry(Options.Create(new BrokerOptions { Topics = ["orders", "tables"] })));
+    private readonly ChangeReader _reader = new(new TopicRegistry(Options.Create(new BrokerOptions { Topics = ["orders", "tables"] })));
 
     [Test]
     public void Upsert_KeepsTheDataObjectVerbatim()
@@ -82,8 +82,31 @@ public sealed class ChangeParserTests
     [Test]
     public void Id_OfMaxLength_IsAccepted_OneMoreIsNot()
     {
-        Assert.That(Parse(Line("orders", new string('i', ChangeParser.MaxIdLength))).Id, Has.Length.EqualTo(256));
-        AssertRejected(Line("orders", new string('i', ChangeParser.MaxIdLength + 1)), ErrorCodes.InvalidId);
+        Assert.That(Parse(Line("orders", new string('i', EntityRules.MaxIdLength))).Id, Has.Length.EqualTo(256));
+        AssertRejected(Line("orders", new string('i', EntityRules.MaxIdLength + 1)), ErrorCodes.InvalidId);
+    }
+
+    [Test]
+    public void Op_Upsert_IsAnUpsert_AndAnEscapedOpReadsAsWritten()
+    {
+        Assert.That(Parse("""{"topic":"orders","id":"o1","op":"upsert","data":{"a":1}}""").Data, Is.Not.Null);
+        Assert.That(Parse("""{"topic":"orders","id":"o1","op":"del\u0065te"}""").Data, Is.Null);
+    }
+
+    [Test]
+    public void Op_WithALoneSurrogate_IsInvalidJson() =>
+        AssertRejected("""{"topic":"orders","id":"o1","op":"\ud800"}""", ErrorCodes.InvalidJson, "The line holds an invalid string.");
+
+    [Test]
+    public void SiteTopic_IsReplicatedTopic_WhenSitesAreOn()
+    {
+        var options = new BrokerOptions { Topics = ["orders"] };
+        options.Sites.Enabled = true;
+        var reader = new ChangeReader(new TopicRegistry(Options.Create(options)));
+
+        Assert.That(reader.TryReadLine("""{"topic":"nord/orders","id":"o1","data":{}}"""u8, out _, out var error), Is.False);
+        Assert.That(error.Code, Is.EqualTo(ErrorCodes.ReplicatedTopic));
+        Assert.That(error.Message, Does.Contain("site 'nord'"));
     }
 
     [TestCase("""{"topic":"orders","id":"o1","op":"merge","data":{}}""", TestName = "Unknown op")]
@@ -105,27 +128,6 @@ public sealed class ChangeParserTests
         AssertRejected("""{"topic":"orders","id":"o1","op":"x","data":[]}""", ErrorCodes.InvalidOp);
     }
 
-    [Test]
-    public void AuthLine_GivesItsToken()
-    {
-        Assert.That(ChangeParser.TryReadAuthLine("""{"auth":"abc.def.ghi"}"""u8, out var token), Is.True);
-        Assert.That(token, Is.EqualTo("abc.def.ghi"));
-    }
-
-    [Test]
-    public void AuthLine_WithANonStringToken_IsAnAuthLineWithoutAToken()
-    {
-        Assert.That(ChangeParser.TryReadAuthLine("""{"auth":42}"""u8, out var token), Is.True);
-        Assert.That(token, Is.Null);
-    }
-
-    [TestCase("""{"topic":"orders","id":"o1","data":{}}""", TestName = "A change")]
-    [TestCase("""{"topic":"orders","auth":"t"}""", TestName = "Auth not first")]
-    [TestCase("""not json""", TestName = "Not JSON")]
-    [TestCase("""[]""", TestName = "An array")]
-    public void NotAnAuthLine(string line) =>
-        Assert.That(ChangeParser.TryReadAuthLine(Encoding.UTF8.GetBytes(line), out _), Is.False);
-
     [TestCase("""{"status":"new"}""", null)]
     [TestCase("""  {}  """, null)]
     [TestCase("""[1]""", ErrorCodes.InvalidData)]
@@ -135,33 +137,60 @@ public sealed class ChangeParserTests
     [TestCase("""{"a":""", ErrorCodes.InvalidJson)]
     public void HttpBody_MustBeOneJsonObject(string body, string? expected)
     {
-        var ok = ChangeParser.TryValidateData(Encoding.UTF8.GetBytes(body), out var error);
+        var ok = ChangeReader.TryReadBody(Encoding.UTF8.GetBytes(body), out var error);
 
         Assert.That(ok, Is.EqualTo(expected is null));
-        Assert.That(error.Error, Is.EqualTo(expected));
+        Assert.That(error.Code, Is.EqualTo(expected));
+    }
+
+    [TestCase("", "The body is not valid JSON.")]
+    [TestCase("""{} {}""", "The body is not valid JSON.")]
+    [TestCase("""{"a":""", "The body is not valid JSON.")]
+    [TestCase("""[1]""", "The body must be a JSON object.")]
+    public void HttpBody_Rejected_SaysWhy(string body, string message)
+    {
+        ChangeReader.TryReadBody(Encoding.UTF8.GetBytes(body), out var error);
+
+        Assert.That(error.Message, Is.EqualTo(message));
     }
 
     [Test]
     public void HttpBody_InvalidUtf8_IsInvalidJson()
     {
-        Assert.That(ChangeParser.TryValidateData([(byte)'{', 0xFF, (byte)'}'], out var error), Is.False);
-        Assert.That(error.Error, Is.EqualTo(ErrorCodes.InvalidJson));
+        Assert.That(ChangeReader.TryReadBody([(byte)'{', 0xFF, (byte)'}'], out var error), Is.False);
+        Assert.That(error.Code, Is.EqualTo(ErrorCodes.InvalidJson));
+        Assert.That(error.Message, Is.EqualTo("The body is not valid UTF-8."));
+    }
+
+    [Test]
+    public void TryGetTopic_AConfiguredTopic()
+    {
+        Assert.That(_reader.TryGetTopic("tables", out var topic, out _), Is.True);
+        Assert.That(topic.Name, Is.EqualTo("tables"));
+    }
+
+    [TestCase(null, "'topic' is missing.")]
+    [TestCase("nosuch", "Unknown topic 'nosuch'.")]
+    public void TryGetTopic_Unknown_IsUnknownTopic(string? name, string message)
+    {
+        Assert.That(_reader.TryGetTopic(name, out _, out var error), Is.False);
+        Assert.That(error, Is.EqualTo(new InboundError(ErrorCodes.UnknownTopic, message)));
     }
 
     private static string Line(string topic, string id) => $$"""{"topic":"{{topic}}","id":"{{id}}","data":{"a":1}""" + "}";
 
-    private ParsedChange Parse(string line)
+    private InboundChange Parse(string line)
     {
-        var ok = _parser.TryParseLine(Encoding.UTF8.GetBytes(line), out var change, out var error);
-        Assert.That(ok, Is.True, () => $"rejected: {error.Error} {error.Message}");
+        var ok = _reader.TryReadLine(Encoding.UTF8.GetBytes(line), out var change, out var error);
+        Assert.That(ok, Is.True, () => $"rejected: {error.Code} {error.Message}");
         return change;
     }
 
-    private PublishResult Reject(string line) => Reject(Encoding.UTF8.GetBytes(line));
+    private InboundError Reject(string line) => Reject(Encoding.UTF8.GetBytes(line));
 
-    private PublishResult Reject(byte[] line)
+    private InboundError Reject(byte[] line)
     {
-        var ok = _parser.TryParseLine(line, out _, out var error);
+        var ok = _reader.TryReadLine(line, out _, out var error);
         Assert.That(ok, Is.False, "accepted");
         return error;
     }
@@ -171,7 +200,7 @@ public sealed class ChangeParserTests
     private void AssertRejected(byte[] line, string code, string? message = null)
     {
         var error = Reject(line);
-        Assert.That(error.Error, Is.EqualTo(code), () => error.Message ?? "");
+        Assert.That(error.Code, Is.EqualTo(code), () => error.Message);
         if (message is not null)
         {
             Assert.That(error.Message, Does.Contain(message));
