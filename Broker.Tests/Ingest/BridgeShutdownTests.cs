@@ -86,6 +86,7 @@ public sealed class BridgeShutdownTests
         var connection = new BridgeConnection(
             1, await server.AcceptAsync().DefaultTimeout(), broker.Get<ChangeReader>(), broker.Get<IngestPipeline>(), broker.Get<TokenValidator>(),
             new BridgeConnection.Limits(1024, TimeSpan.FromMinutes(10), TimeSpan.FromSeconds(10)),
+            TimeProvider.System,
             NullLogger<BridgeConnection>.Instance);
 
         connection.StopReading();

@@ -26,6 +26,7 @@ public sealed class PostgresStateStoreTests : StateStoreSpecification
                 HistorySize = historySize,
                 Storage = new StorageOptions { Provider = StorageProvider.Postgres, ConnectionString = _connectionString },
             }),
+            TimeProvider.System,
             NullLogger<PostgresStateStore>.Instance));
 
     protected override async Task ExecuteAsync(string sql)

@@ -29,6 +29,7 @@ public sealed class SqliteStateStoreTests : StateStoreSpecification
     private protected override Task<IStateStore> CreateStoreAsync(int historySize) =>
         Task.FromResult<IStateStore>(new SqliteStateStore(
             Options.Create(new BrokerOptions { Database = DatabasePath, HistorySize = historySize }),
+            TimeProvider.System,
             NullLogger<SqliteStateStore>.Instance));
 
     protected override Task ExecuteAsync(string sql)

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using TopicBroker.Cluster;
 using TopicBroker.Connections;
@@ -28,6 +27,8 @@ internal sealed class BrokerMetrics : IDisposable
 
     private readonly Meter _meter;
     private readonly Histogram<double> _publishToSend;
+    // The clock that stamped OutboundFrame.IngestTimestamp: elapsed time is measured on the same one.
+    private readonly TimeProvider _timeProvider;
 
     public BrokerMetrics(
         IMeterFactory meterFactory,
@@ -35,8 +36,10 @@ internal sealed class BrokerMetrics : IDisposable
         ConnectionManager connections,
         IngestPipeline pipeline,
         BridgeListener bridge,
+        TimeProvider timeProvider,
         ClusterLink? cluster = null)
     {
+        _timeProvider = timeProvider;
         _meter = meterFactory.Create(MeterName);
         _publishToSend = _meter.CreateHistogram<double>(
             "topicbroker.publish_to_send", unit: "s",
@@ -89,7 +92,7 @@ internal sealed class BrokerMetrics : IDisposable
 
     public void RecordPublishToSend(TopicState topic, long ingestTimestamp)
     {
-        var seconds = Stopwatch.GetElapsedTime(ingestTimestamp).TotalSeconds;
+        var seconds = _timeProvider.GetElapsedTime(ingestTimestamp).TotalSeconds;
         _publishToSend.Record(seconds, new KeyValuePair<string, object?>("topic", topic.Name));
     }
 

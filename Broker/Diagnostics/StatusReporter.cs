@@ -47,7 +47,7 @@ internal sealed class StatusReporter(
         for (var i = 0; i < now.Subscribers.Length; i++)
         {
             var topic = all[i];
-            var lastUpdate = topic.Counters.LastUpdateUnixMs;
+            var lastUpdate = topic.Counters.LastUpdateTimestamp;
             topicStatuses[topic.Name] = new TopicStatus(
                 Subscribers: now.Subscribers[i],
                 Seq: topic.Seq,
@@ -58,7 +58,7 @@ internal sealed class StatusReporter(
                 SlowConsumerCloses: now.SlowConsumerCloses[i],
                 FramesConflated: topic.Counters.FramesConflated,
                 FramesDropped: topic.Counters.FramesDropped,
-                LastUpdateAt: lastUpdate == 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds(lastUpdate));
+                LastUpdateAt: lastUpdate == 0 ? null : WallClockAt(lastUpdate));
         }
 
         var values = topicStatuses.Values;
@@ -164,4 +164,8 @@ internal sealed class StatusReporter(
     private static long At(long[] values, int index) => index < values.Length ? values[index] : 0;
 
     private static double Rate(long delta, double seconds) => seconds <= 0 ? 0 : Math.Round(delta / seconds, 2);
+
+    /// <summary>The wall-clock time (to the millisecond) of a TimeProvider timestamp in the past.</summary>
+    private DateTimeOffset WallClockAt(long timestamp) =>
+        DateTimeOffset.FromUnixTimeMilliseconds((timeProvider.GetUtcNow() - timeProvider.GetElapsedTime(timestamp)).ToUnixTimeMilliseconds());
 }

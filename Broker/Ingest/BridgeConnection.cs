@@ -32,23 +32,28 @@ internal sealed partial class BridgeConnection : IDisposable
     private readonly TokenValidator _tokens;
     private readonly int _maxLineBytes;
     private readonly TimeSpan _idleTimeout;
+    private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
     // Never disposed: shutdown's walk may call StopReading at any moment, even after this
     // connection has ended and been disposed (a Cancel then has nothing left to cancel). It holds
     // no timer, so leaving it to the GC costs nothing.
     private readonly CancellationTokenSource _stopReading = new();
-    private readonly CancellationTokenSource _readDeadline = new();
-    private readonly CancellationTokenSource _writeDeadline = new();
+    // The deadlines run on the injected clock, so tests move time with a FakeTimeProvider.
+    private readonly CancellationTokenSource _readDeadline;
+    private readonly CancellationTokenSource _writeDeadline;
     // Cancelled when the answer loop ends for any reason, so the read loop cannot wait forever
     // for room in the queue of unanswered lines.
     private readonly CancellationTokenSource _abort = new();
     private readonly DateTimeOffset _authDeadline;
+    // When the client last showed it is there (bytes arrived, or the broker's backpressure let
+    // the read loop go on): IdleTimeout counts from here, in TimeProvider timestamps.
+    private long _activeTimestamp;
     private TopicGrants? _grants;
     private DateTimeOffset _tokenExpiresAt = DateTimeOffset.MaxValue;
     private readonly Channel<Task<PublishResult>> _unanswered = Channel.CreateBounded<Task<PublishResult>>(
         new BoundedChannelOptions(MaxUnansweredLines) { SingleReader = true, SingleWriter = true });
 
-    public BridgeConnection(long id, Socket socket, ChangeReader parser, IngestPipeline pipeline, TokenValidator tokens, Limits limits, ILogger<BridgeConnection> logger)
+    public BridgeConnection(long id, Socket socket, ChangeReader parser, IngestPipeline pipeline, TokenValidator tokens, Limits limits, TimeProvider timeProvider, ILogger<BridgeConnection> logger)
     {
         Id = id;
         _socket = socket;
@@ -62,7 +67,11 @@ internal sealed partial class BridgeConnection : IDisposable
         _tokens = tokens;
         _maxLineBytes = limits.MaxLineBytes;
         _idleTimeout = limits.IdleTimeout;
-        _authDeadline = DateTimeOffset.UtcNow + limits.HandshakeTimeout;
+        _timeProvider = timeProvider;
+        _readDeadline = new CancellationTokenSource(Timeout.InfiniteTimeSpan, timeProvider);
+        _writeDeadline = new CancellationTokenSource(Timeout.InfiniteTimeSpan, timeProvider);
+        _authDeadline = timeProvider.GetUtcNow() + limits.HandshakeTimeout;
+        _activeTimestamp = timeProvider.GetTimestamp();
         _logger = logger;
         // Without a signing key every line is allowed; with one, the first line must be {"auth":...}.
         _grants = tokens.Enabled ? null : TopicGrants.Anonymous;
@@ -121,6 +130,7 @@ internal sealed partial class BridgeConnection : IDisposable
                 // idle while this loop then waits for room among the unanswered lines (that wait
                 // is the broker's backpressure, bounded by the answer loop's own deadline).
                 _readDeadline.CancelAfter(Timeout.InfiniteTimeSpan);
+                _activeTimestamp = _timeProvider.GetTimestamp();
                 var buffer = result.Buffer;
                 while (TryReadLine(ref buffer, out var line))
                 {
@@ -174,7 +184,7 @@ internal sealed partial class BridgeConnection : IDisposable
             }
             else if (_readDeadline.IsCancellationRequested)
             {
-                Log.Expired(_logger, Id, _grants is null ? "no valid auth line in time" : DateTimeOffset.UtcNow >= _tokenExpiresAt ? "token expired" : "idle timeout");
+                Log.Expired(_logger, Id, _grants is null ? "no valid auth line in time" : _timeProvider.GetUtcNow() >= _tokenExpiresAt ? "token expired" : "idle timeout");
             }
             else
             {
@@ -189,12 +199,14 @@ internal sealed partial class BridgeConnection : IDisposable
 
     /// <summary>
     /// How long the next read may wait: until the auth deadline while unauthenticated (blank lines
-    /// do not extend it), else IdleTimeout (a half-open connection) or the token's expiry.
+    /// do not extend it), else IdleTimeout after the client was last active (a half-open
+    /// connection) or the token's expiry.
     /// </summary>
     private TimeSpan TimeToDeadline()
     {
-        var now = DateTimeOffset.UtcNow;
-        var wait = _grants is null ? _authDeadline - now : _tokenExpiresAt - now < _idleTimeout ? _tokenExpiresAt - now : _idleTimeout;
+        var now = _timeProvider.GetUtcNow();
+        var idle = _idleTimeout - _timeProvider.GetElapsedTime(_activeTimestamp);
+        var wait = _grants is null ? _authDeadline - now : _tokenExpiresAt - now < idle ? _tokenExpiresAt - now : idle;
         return wait > TimeSpan.Zero ? wait : TimeSpan.Zero;
     }
 
@@ -268,10 +280,20 @@ internal sealed partial class BridgeConnection : IDisposable
         return true;
     }
 
-    private ValueTask EnqueueAsync(Task<PublishResult> outcome) =>
+    private ValueTask EnqueueAsync(Task<PublishResult> outcome)
+    {
         // Not cancelled by shutdown: a line the loop has taken is always answered. Only the end of
         // the answer loop (the client no longer takes answers) cancels the wait.
-        _unanswered.Writer.WriteAsync(outcome, _abort.Token);
+        var write = _unanswered.Writer.WriteAsync(outcome, _abort.Token);
+        return write.IsCompleted ? write : AfterBackpressureAsync(write);
+    }
+
+    private async ValueTask AfterBackpressureAsync(ValueTask write)
+    {
+        await write.ConfigureAwait(false);
+        // The wait was the broker's backpressure, not the client's silence.
+        _activeTimestamp = _timeProvider.GetTimestamp();
+    }
 
     private PublishResult TooLarge() =>
         PublishResult.Rejected(ErrorCodes.TooLarge, $"The line is over Broker:MaxMessageBytes ({_maxLineBytes} bytes); it was skipped.");
@@ -342,7 +364,7 @@ internal sealed partial class BridgeConnection : IDisposable
         try
         {
             _socket.Shutdown(SocketShutdown.Send);
-            using var linger = new CancellationTokenSource(LingerTimeout);
+            using var linger = new CancellationTokenSource(LingerTimeout, _timeProvider);
             var scratch = ArrayPool<byte>.Shared.Rent(16 * 1024);
             try
             {

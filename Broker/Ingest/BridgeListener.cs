@@ -19,6 +19,7 @@ internal sealed partial class BridgeListener : BackgroundService, IIngestSource
     private readonly ChangeReader _parser;
     private readonly IngestPipeline _pipeline;
     private readonly TokenValidator _tokens;
+    private readonly TimeProvider _timeProvider;
     private readonly ILogger<BridgeListener> _logger;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ConcurrentDictionary<long, BridgeConnection> _connections = new();
@@ -31,9 +32,11 @@ internal sealed partial class BridgeListener : BackgroundService, IIngestSource
         ChangeReader parser,
         IngestPipeline pipeline,
         TokenValidator tokens,
+        TimeProvider timeProvider,
         ILoggerFactory loggerFactory)
     {
         _tokens = tokens;
+        _timeProvider = timeProvider;
         _options = options.Value;
         _parser = parser;
         _pipeline = pipeline;
@@ -121,6 +124,7 @@ internal sealed partial class BridgeListener : BackgroundService, IIngestSource
                 var connection = new BridgeConnection(
                     id, socket, _parser, _pipeline, _tokens,
                     new BridgeConnection.Limits(_options.MaxMessageBytes, _options.TcpBridge.IdleTimeout, _options.HandshakeTimeout),
+                    _timeProvider,
                     _loggerFactory.CreateLogger<BridgeConnection>());
                 _connections[id] = connection;
                 if (_stopAccepting.IsCancellationRequested)

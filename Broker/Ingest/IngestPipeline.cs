@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 using TopicBroker.Cluster;
@@ -99,7 +98,7 @@ internal sealed partial class IngestPipeline : BackgroundService
     /// <summary>Queues a validated change and completes when it is committed and broadcast (or rejected).</summary>
     public Task<PublishResult> PublishAsync(InboundChange change, CancellationToken cancellationToken)
     {
-        var pending = new PendingChange(change);
+        var pending = new PendingChange(change, _timeProvider.GetTimestamp());
         var write = _queue.Writer.WriteAsync(pending, cancellationToken);
         return write.IsCompletedSuccessfully ? pending.Completion : AwaitQueuedAsync(write, pending);
     }
@@ -329,13 +328,14 @@ internal sealed partial class IngestPipeline : BackgroundService
         public static readonly PollRequest Instance = new();
     }
 
-    private sealed class PendingChange(InboundChange change) : IngestItem
+    private sealed class PendingChange(InboundChange change, long receivedTimestamp) : IngestItem
     {
         private readonly TaskCompletionSource<PublishResult> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public InboundChange Change { get; } = change;
 
-        public long ReceivedTimestamp { get; } = Stopwatch.GetTimestamp();
+        /// <summary>When the change arrived (TimeProvider timestamp): the start of publish-to-send latency.</summary>
+        public long ReceivedTimestamp { get; } = receivedTimestamp;
 
         public Task<PublishResult> Completion => _completion.Task;
 

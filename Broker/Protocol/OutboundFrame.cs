@@ -17,7 +17,7 @@ internal sealed class OutboundFrame(byte[] payload, long seq = 0, string? id = n
     /// <summary>The entity id of an update frame; null for every other frame.</summary>
     public string? Id { get; } = id;
 
-    /// <summary>For live update frames, when the change entered the ingest pipeline (Stopwatch ticks); else 0.</summary>
+    /// <summary>For live update frames, when the change entered the ingest pipeline (TimeProvider timestamp); else 0.</summary>
     public long IngestTimestamp { get; } = ingestTimestamp;
 
     /// <summary>

@@ -25,7 +25,7 @@ internal sealed class TokenValidator
     private readonly JsonWebTokenHandler _handler = new();
     private readonly TokenValidationParameters? _parameters;
 
-    public TokenValidator(IOptions<BrokerOptions> options)
+    public TokenValidator(IOptions<BrokerOptions> options, TimeProvider timeProvider)
     {
         var auth = options.Value.Auth;
         if (!auth.Enabled)
@@ -45,6 +45,11 @@ internal sealed class TokenValidator
             ValidateLifetime = true,
             RequireExpirationTime = true,
             ClockSkew = auth.ClockSkew,
+            // exp and nbf are checked against the broker's one clock, the same that ends a
+            // connection whose token expires (tests move it with a FakeTimeProvider); the
+            // default check would read the machine clock.
+            LifetimeValidator = (notBefore, expires, _, parameters) =>
+                ValidateLifetime(notBefore, expires, parameters.ClockSkew, timeProvider.GetUtcNow().UtcDateTime),
         };
     }
 
@@ -78,6 +83,35 @@ internal sealed class TokenValidator
 
         var grants = new TopicGrants(ReadTopics(jwt, SubscribeClaim), ReadTopics(jwt, PublishClaim));
         return new TokenCheck(grants, new DateTimeOffset(jwt.ValidTo, TimeSpan.Zero), null);
+    }
+
+    /// <summary>
+    /// IdentityModel's own lifetime rules (an expiry is required; nbf and exp with the clock skew
+    /// either side), on the injected clock. The exception types are the ones ValidateAsync maps.
+    /// </summary>
+    private static bool ValidateLifetime(DateTime? notBefore, DateTime? expires, TimeSpan clockSkew, DateTime utcNow)
+    {
+        if (expires is not { } validTo)
+        {
+            throw new SecurityTokenNoExpirationException("The token has no expiry.");
+        }
+
+        if (notBefore is { } validFrom && validFrom > validTo)
+        {
+            throw new SecurityTokenInvalidLifetimeException("The token's nbf is after its exp.") { NotBefore = validFrom, Expires = validTo };
+        }
+
+        if (notBefore is { } notYet && notYet > utcNow + clockSkew)
+        {
+            throw new SecurityTokenNotYetValidException("The token is not valid yet.") { NotBefore = notYet };
+        }
+
+        if (validTo < utcNow - clockSkew)
+        {
+            throw new SecurityTokenExpiredException("The token has expired.") { Expires = validTo };
+        }
+
+        return true;
     }
 
     /// <summary>A claim holding a JSON array of patterns, or one string of space-separated patterns.</summary>

@@ -90,7 +90,7 @@ internal sealed partial class ReplicationHub(
 
             var session = new ReplicationSession(
                 Interlocked.Increment(ref _nextId), site, remoteAddress, socket, pipeline, links,
-                options.Value.Sites.MaxReplicationMessageBytes, options.Value.CloseTimeout, timeProvider.GetUtcNow(), sessionLogger);
+                options.Value.Sites.MaxReplicationMessageBytes, options.Value.CloseTimeout, timeProvider.GetUtcNow(), timeProvider, sessionLogger);
             _sessions[site] = session;
             _lastLinks[site] = links;
             var run = session.RunAsync();

@@ -26,6 +26,7 @@ internal sealed partial class ReplicationSession
     private readonly Dictionary<string, SiteTopicLink> _topics;
     private readonly int _maxMessageBytes;
     private readonly TimeSpan _closeTimeout;
+    private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
     private readonly Channel<InFlight> _inFlight = Channel.CreateBounded<InFlight>(new BoundedChannelOptions(MaxInFlight) { SingleWriter = true });
     private readonly CancellationTokenSource _aborted = new();
@@ -42,6 +43,7 @@ internal sealed partial class ReplicationSession
         int maxMessageBytes,
         TimeSpan closeTimeout,
         DateTimeOffset connectedAt,
+        TimeProvider timeProvider,
         ILogger logger)
     {
         Id = id;
@@ -53,6 +55,7 @@ internal sealed partial class ReplicationSession
         _maxMessageBytes = maxMessageBytes;
         _closeTimeout = closeTimeout;
         ConnectedAt = connectedAt;
+        _timeProvider = timeProvider;
         _logger = logger;
     }
 
@@ -162,7 +165,7 @@ internal sealed partial class ReplicationSession
                 return;
             }
 
-            Volatile.Write(ref _lastActivityUnixMs, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+            Volatile.Write(ref _lastActivityUnixMs, _timeProvider.GetUtcNow().ToUnixTimeMilliseconds());
             var item = Take(message);
             if (item is not null)
             {

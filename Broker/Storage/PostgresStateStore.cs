@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -22,13 +21,16 @@ internal sealed partial class PostgresStateStore : IStateStore
     private readonly NpgsqlDataSource _dataSource;
     private readonly int _historySize;
     private readonly ILogger<PostgresStateStore> _logger;
+    // Ingest timestamps of external changes (OutboundFrame.IngestTimestamp) come from the broker's one clock.
+    private readonly TimeProvider _timeProvider;
     private readonly SemaphoreSlim _migrateGate = new(1, 1);
     private readonly HashSet<(string, string)> _ignoredRows = [];
     private volatile bool _migrated;
 
-    public PostgresStateStore(IOptions<BrokerOptions> options, ILogger<PostgresStateStore> logger)
+    public PostgresStateStore(IOptions<BrokerOptions> options, TimeProvider timeProvider, ILogger<PostgresStateStore> logger)
     {
         _logger = logger;
+        _timeProvider = timeProvider;
         _historySize = options.Value.HistorySize;
         var connectionString = options.Value.Storage.ConnectionString;
         var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString };
@@ -253,7 +255,7 @@ internal sealed partial class PostgresStateStore : IStateStore
             }
 
             // Read under the locks: what another node claimed meanwhile is no longer unseen.
-            var now = Stopwatch.GetTimestamp();
+            var now = _timeProvider.GetTimestamp();
             var changes = new List<StoredChange>();
             var upserted = new HashSet<(string, string)>();
             await using (var command = new NpgsqlCommand(

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 using TopicBroker.Hosting;
@@ -16,6 +15,8 @@ internal sealed partial class SqliteStateStore : IStateStore
     private readonly SqliteConnection _connection;
     private readonly int _historySize;
     private readonly ILogger<SqliteStateStore> _logger;
+    // Ingest timestamps of external changes (OutboundFrame.IngestTimestamp) come from the broker's one clock.
+    private readonly TimeProvider _timeProvider;
     private readonly SqliteCommand _upsert;
     private readonly SqliteCommand _delete;
     private readonly SqliteCommand _clearTombstone;
@@ -28,9 +29,10 @@ internal sealed partial class SqliteStateStore : IStateStore
     /// <summary>No data_version seen yet: the next poll reads the external rows whatever the version.</summary>
     private const long UnknownDataVersion = long.MinValue;
 
-    public SqliteStateStore(IOptions<BrokerOptions> options, ILogger<SqliteStateStore> logger)
+    public SqliteStateStore(IOptions<BrokerOptions> options, TimeProvider timeProvider, ILogger<SqliteStateStore> logger)
     {
         _logger = logger;
+        _timeProvider = timeProvider;
         _historySize = options.Value.HistorySize;
         Path = ResolvePath(options.Value.Database);
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
@@ -238,7 +240,7 @@ internal sealed partial class SqliteStateStore : IStateStore
     {
         var changes = new List<NewChange>();
         var upserted = new HashSet<(string, string)>();
-        var now = Stopwatch.GetTimestamp();
+        var now = _timeProvider.GetTimestamp();
         using (var command = Prepare("SELECT topic, id, data FROM entities WHERE seq IS NULL"))
         {
             command.Transaction = transaction;

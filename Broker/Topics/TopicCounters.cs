@@ -6,7 +6,7 @@ internal sealed class TopicCounters
     private long _updatesIn;
     private long _framesQueued;
     private long _slowConsumerCloses;
-    private long _lastUpdateUnixMs;
+    private long _lastUpdateTimestamp;
     private long _framesSentByClosedConnections;
     private long _framesConflated;
     private long _framesDropped;
@@ -17,7 +17,8 @@ internal sealed class TopicCounters
 
     public long SlowConsumerCloses => Volatile.Read(ref _slowConsumerCloses);
 
-    public long LastUpdateUnixMs => Volatile.Read(ref _lastUpdateUnixMs);
+    /// <summary>When the last update was applied (TimeProvider timestamp); 0 before the first.</summary>
+    public long LastUpdateTimestamp => Volatile.Read(ref _lastUpdateTimestamp);
 
     /// <summary>Frames written by connections that have since closed (live ones count their own).</summary>
     public long FramesSentByClosedConnections => Volatile.Read(ref _framesSentByClosedConnections);
@@ -36,10 +37,10 @@ internal sealed class TopicCounters
 
     // Updates and fan-out counts are written only by the single ingest thread (or under the
     // topic lock), so plain increments suffice; readers use Volatile.
-    public void AddUpdateIn()
+    public void AddUpdateIn(long timestamp)
     {
         Volatile.Write(ref _updatesIn, _updatesIn + 1);
-        Volatile.Write(ref _lastUpdateUnixMs, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        Volatile.Write(ref _lastUpdateTimestamp, Math.Max(1, timestamp));
     }
 
     public void AddFramesQueued(int count) => Interlocked.Add(ref _framesQueued, count);

@@ -51,6 +51,6 @@ internal sealed partial class TopicState
             _lastBroadcastTimestamp = timestamp;
         }
 
-        Counters.AddUpdateIn();
+        Counters.AddUpdateIn(timestamp);
     }
 }

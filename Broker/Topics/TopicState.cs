@@ -210,7 +210,7 @@ internal sealed partial class TopicState
             _lastBroadcastTimestamp = timestamp;
         }
 
-        Counters.AddUpdateIn();
+        Counters.AddUpdateIn(timestamp);
         CloseSlowConsumers(overflowed);
     }
 

@@ -39,7 +39,7 @@ public class FanOutBenchmarks
         var topics = new TopicRegistry(options);
         topics.TryGet("robots", out var topic);
         _topic = topic!;
-        var handler = new ClientMessageHandler(new TokenValidator(options), TimeProvider.System);
+        var handler = new ClientMessageHandler(new TokenValidator(options, TimeProvider.System), TimeProvider.System);
 
         // No worker loops: the benchmark runs the passes itself, on its own thread.
         _workers = new SendWorkers(options, TimeProvider.System, NullLogger<SendWorkers>.Instance, startLoops: false);
