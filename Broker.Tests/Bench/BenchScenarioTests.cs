@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using TopicBroker.Bench;
 using TopicBroker.Tests.Infrastructure;
@@ -101,36 +100,14 @@ public sealed class BenchScenarioTests
     /// <summary>bench/peers' npm packages (Bun's binary ships in the bun package), installed once from its lock file.</summary>
     private static async Task InstallPeerPackagesAsync()
     {
-        var peers = Path.Combine(RepositoryRoot(), "bench", "peers");
+        var peers = Path.Combine(PublishedBroker.RepositoryRoot, "bench", "peers");
         if (File.Exists(Path.Combine(peers, "node_modules", ".bin", "bun")) && File.Exists(Path.Combine(peers, "node_modules", "ws", "package.json")))
         {
             return;
         }
 
-        var start = new ProcessStartInfo("npm") { WorkingDirectory = peers, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in new[] { "ci", "--no-audit", "--no-fund" })
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var npm = Process.Start(start)!;
-        var stdout = npm.StandardOutput.ReadToEndAsync();
-        var stderr = npm.StandardError.ReadToEndAsync();
-        await npm.WaitForExitAsync().DefaultTimeout(TimeSpan.FromMinutes(5));
-        Assert.That(npm.ExitCode, Is.Zero, $"npm ci in {peers} failed:\n{await stdout}\n{await stderr}");
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "TopicBroker.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("The tests run outside the repository.");
+        var npm = await CommandRun.RunAsync(ServerProcess.CreateStartInfo("npm", ["ci", "--no-audit", "--no-fund"], peers), TimeSpan.FromMinutes(5));
+        Assert.That(npm.ExitCode, Is.Zero, $"npm ci in {peers} failed:\n{npm.Output}");
     }
 
     [Test]

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 
 namespace TopicBroker.Tests.Deploy;
@@ -54,16 +53,10 @@ public sealed class SystemdUnitTests
 
             var copy = Path.Combine(folder, "topicbroker.service");
             await File.WriteAllTextAsync(copy, text);
-            var info = new ProcessStartInfo(SystemdAnalyze) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = folder };
-            info.ArgumentList.Add("verify");
-            info.ArgumentList.Add(copy);
-            using var process = Process.Start(info)!;
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEndAsync();
-            await process.WaitForExitAsync().DefaultTimeout(TimeSpan.FromSeconds(60));
-            var output = await stdout + await stderr;
+            var verify = await CommandRun.RunAsync(ServerProcess.CreateStartInfo(SystemdAnalyze, ["verify", copy], folder), TimeSpan.FromSeconds(60));
+            var output = verify.Output;
 
-            Assert.That(process.ExitCode, Is.Zero, output);
+            Assert.That(verify.ExitCode, Is.Zero, output);
             // verify exits 0 on unknown keys and bad values, but names the file in a warning.
             Assert.That(output.Split('\n').Where(line => line.Contains("topicbroker.service", StringComparison.Ordinal)), Is.Empty, output);
         }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Text;
 using System.Text.Json;
@@ -81,49 +80,27 @@ public sealed class LoggingTests
     public async Task LogFormatJson_WritesOnlyCompactJsonEvents_OnePerLine()
     {
         var directory = Directory.CreateTempSubdirectory("topicbroker-logs-").FullName;
-        var lines = new List<string>();
         var listening = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var info = BrokerProcess.CreateStartInfo(directory, ["--Broker:Diagnostics:LogFormat=Json"]);
-
-        using var process = new Process { StartInfo = info };
-        DataReceivedEventHandler collect = (_, e) =>
+        var broker = ServerProcess.Start(info, line =>
         {
-            if (e.Data is null)
-            {
-                return;
-            }
-
-            lock (lines)
-            {
-                lines.Add(e.Data);
-            }
-
-            if (e.Data.Contains("Now listening on", StringComparison.Ordinal))
+            if (line.Contains("Now listening on", StringComparison.Ordinal))
             {
                 listening.TrySetResult();
             }
-        };
-        process.OutputDataReceived += collect;
-        process.ErrorDataReceived += collect;
-        process.Start();
+        });
+        string[] output;
         try
         {
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
             await listening.Task.DefaultTimeout(TimeSpan.FromSeconds(60));
+            await broker.KillAsync();
+            output = broker.Output.Split('\n');
         }
         finally
         {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync().DefaultTimeout();
+            await broker.DisposeAsync();
             Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
             Directory.Delete(directory, recursive: true);
-        }
-
-        string[] output;
-        lock (lines)
-        {
-            output = [.. lines];
         }
 
         Assert.That(output, Is.Not.Empty);

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Npgsql;
 
 namespace TopicBroker.Tests.Infrastructure;
@@ -116,17 +115,8 @@ internal sealed class PostgresServer
 
     private static async Task<string> RunAsync(params string[] command)
     {
-        var info = new ProcessStartInfo(command[0]) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in command.Skip(1))
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync().DefaultTimeout(TimeSpan.FromMinutes(2));
-        Assert.That(process.ExitCode, Is.Zero, $"{string.Join(' ', command)} failed:\n{await stdout}\n{await stderr}");
-        return await stdout;
+        var result = await CommandRun.RunAsync(TimeSpan.FromMinutes(2), command);
+        Assert.That(result.ExitCode, Is.Zero, $"{string.Join(' ', command)} failed:\n{result.Output}");
+        return result.StandardOutput;
     }
 }

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace TopicBroker.Tests.Infrastructure;
 
 /// <summary>
@@ -24,18 +22,8 @@ internal static class PublishedBroker
     {
         var output = Directory.CreateTempSubdirectory("topicbroker-published-").FullName;
         s_directory = output;
-        var info = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = RepositoryRoot,
-        };
         // No MSBuild node stays behind once the test run ends.
-        foreach (var arg in new[] { "publish", "Broker", "-c", "Release", "-o", output, "-nologo", "-v", "q", "-nodeReuse:false" })
-        {
-            info.ArgumentList.Add(arg);
-        }
+        var info = ServerProcess.CreateStartInfo("dotnet", ["publish", "Broker", "-c", "Release", "-o", output, "-nologo", "-v", "q", "-nodeReuse:false"], RepositoryRoot);
 
         // dotnet test passes its own MSBuild settings to the test host; the child build must not inherit them.
         foreach (var key in info.Environment.Keys.Where(k => k.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase)).ToList())
@@ -43,23 +31,10 @@ internal static class PublishedBroker
             info.Environment.Remove(key);
         }
 
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(8));
-        try
+        var publish = await CommandRun.RunAsync(info, TimeSpan.FromMinutes(8));
+        if (publish.ExitCode != 0 || !File.Exists(Path.Combine(output, "TopicBroker.dll")))
         {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException("dotnet publish took longer than 8 minutes:\n" + await stdout + await stderr);
-        }
-
-        if (process.ExitCode != 0 || !File.Exists(Path.Combine(output, "TopicBroker.dll")))
-        {
-            throw new InvalidOperationException($"dotnet publish Broker failed ({process.ExitCode}):\n{await stdout}\n{await stderr}");
+            throw new InvalidOperationException($"dotnet publish Broker failed ({publish.ExitCode}):\n{publish.Output}");
         }
 
         return output;

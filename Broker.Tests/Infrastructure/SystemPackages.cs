@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace TopicBroker.Tests.Infrastructure;
 
 /// <summary>
@@ -49,21 +47,12 @@ internal static class SystemPackages
 
     private static async Task RunAsync(string[] command, string package)
     {
-        var start = new ProcessStartInfo(command[0])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        foreach (var argument in command.Skip(1))
-        {
-            start.ArgumentList.Add(argument);
-        }
-
+        var start = ServerProcess.CreateStartInfo(command[0], command.Skip(1));
         start.Environment["DEBIAN_FRONTEND"] = "noninteractive";
-        Process process;
+        CommandResult result;
         try
         {
-            process = Process.Start(start)!;
+            result = await CommandRun.RunAsync(start, TimeSpan.FromMinutes(10));
         }
         catch (System.ComponentModel.Win32Exception ex)
         {
@@ -71,16 +60,9 @@ internal static class SystemPackages
             return;
         }
 
-        using (process)
+        if (result.ExitCode != 0)
         {
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEndAsync();
-            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(10));
-            await process.WaitForExitAsync(timeout.Token);
-            if (process.ExitCode != 0)
-            {
-                Assert.Fail($"'{string.Join(' ', command)}' failed ({process.ExitCode}) installing {package}:\n{await stdout}\n{await stderr}");
-            }
+            Assert.Fail($"'{string.Join(' ', command)}' failed ({result.ExitCode}) installing {package}:\n{result.Output}");
         }
     }
 }

@@ -101,6 +101,11 @@ internal static class BrokerApplication
         services.AddSingleton<IngestPipeline>();
         services.AddSingleton<BridgeListener>();
         services.AddSingleton<IIngestSource>(sp => sp.GetRequiredService<BridgeListener>());
+        // One replication link per site in the whole deployment (protocol.md "Sites and upstream replication").
+        services.AddSingleton<ISiteLinkLocks>(sp =>
+            sp.GetRequiredService<IOptions<BrokerOptions>>().Value.Storage.Provider == StorageProvider.Postgres
+                ? ActivatorUtilities.CreateInstance<PostgresSiteLinkLocks>(sp)
+                : new LocalSiteLinkLocks());
         services.AddSingleton<ReplicationHub>();
         services.AddSingleton<IIngestSource>(sp => sp.GetRequiredService<ReplicationHub>());
         services.AddSingleton<UpstreamForwarder>();

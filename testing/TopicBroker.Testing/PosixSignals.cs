@@ -7,7 +7,6 @@ public static class PosixSignals
 {
     public const int Interrupt = 2;
     public const int Quit = 3;
-    public const int Kill = 9;
     public const int Terminate = 15;
     public const int Stop = 19;
 

@@ -10,7 +10,7 @@ using TopicBroker.Bench.Scenarios;
 namespace TopicBroker.Bench.Chaos;
 
 /// <summary>
-/// Issue 10's chaos run: for <c>--minutes</c> bridge and HTTP publishers and fast, slow, resuming
+/// The chaos run: for <c>--minutes</c> bridge and HTTP publishers and fast, slow, resuming
 /// and churning subscribers keep running while the broker (a child process) is stopped at
 /// random moments (seeded, printed) with SIGKILL or SIGTERM and started again on the same
 /// database and ports, and malformed input is fed in. After every stop the SQLite file is read:

@@ -1,37 +1,28 @@
-using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
+using TopicBroker.Testing;
 
 namespace TopicBroker.Bench.Hosting;
 
 /// <summary>
 /// A reference server of the peers mode (bench/peers/: Bun's <c>Bun.serve</c> pub/sub, Node with
-/// <c>ws</c>) as a child process. It listens on free loopback ports and announces them on its
-/// first output line; it exits when its standard input closes, and is killed on dispose too.
+/// <c>ws</c>) as a child process (<see cref="ServerProcess"/>). It listens on free loopback ports
+/// and announces them on its first output line; it exits when its standard input closes, and is
+/// killed on dispose too.
 /// </summary>
 internal sealed class PeerProcess : IAsyncDisposable
 {
     private static readonly TimeSpan s_readinessTimeout = TimeSpan.FromSeconds(30);
 
-    private readonly Process _process;
-    private readonly TaskCompletionSource<string> _announcement = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly Queue<string> _lastOutput = new();
-    private readonly Lock _outputLock = new();
+    private readonly ServerProcess _server;
 
-    private PeerProcess(Process process) => _process = process;
-
-    public BrokerTarget Target { get; private set; } = null!;
-
-    public IReadOnlyList<string> LastOutput
+    private PeerProcess(ServerProcess server, BrokerTarget target)
     {
-        get
-        {
-            lock (_outputLock)
-            {
-                return [.. _lastOutput];
-            }
-        }
+        _server = server;
+        Target = target;
     }
+
+    public BrokerTarget Target { get; }
 
     /// <summary>The command that runs a peer, relative to bench/peers; null for an unknown name.</summary>
     public static (string Program, string Script)? CommandFor(string peer, string peersDirectory) => peer switch
@@ -51,61 +42,53 @@ internal sealed class PeerProcess : IAsyncDisposable
             throw new BenchSetupException($"The peers' packages are not installed: run 'npm ci' in {peersDirectory}.");
         }
 
-        var startInfo = new ProcessStartInfo(program)
-        {
-            WorkingDirectory = peersDirectory,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        startInfo.ArgumentList.Add(script);
+        var startInfo = ServerProcess.CreateStartInfo(program, [script], peersDirectory);
+        // Its standard input stays open until the peer is disposed (or this process dies).
+        startInfo.RedirectStandardInput = true;
         startInfo.Environment["DO_NOT_TRACK"] = "1";
         startInfo.Environment["NODE_ENV"] = "production";
         startInfo.Environment.Remove(BenchProgram.InlineCompletionsVariable);
 
-        var process = new Process { StartInfo = startInfo, EnableRaisingEvents = true };
+        var announcement = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        ServerProcess server;
         try
         {
-            if (!process.Start())
+            server = ServerProcess.Start(startInfo, line =>
             {
-                throw new BenchSetupException($"Could not start {program} for the {peer} peer.");
-            }
+                if (line.StartsWith("{\"ready\":true", StringComparison.Ordinal))
+                {
+                    announcement.TrySetResult(line);
+                }
+            });
         }
         catch (System.ComponentModel.Win32Exception ex)
         {
-            process.Dispose();
             throw new BenchSetupException($"Could not start {program} for the {peer} peer: {ex.Message}", ex);
         }
 
-        var server = new PeerProcess(process);
-        process.OutputDataReceived += (_, e) => server.OnOutput(e.Data);
-        process.ErrorDataReceived += (_, e) => server.OnOutput(e.Data);
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
         try
         {
-            var exited = process.WaitForExitAsync(cancellationToken);
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(s_readinessTimeout);
-            var first = await Task.WhenAny(server._announcement.Task, exited).WaitAsync(timeout.Token).ConfigureAwait(false);
-            if (first != server._announcement.Task)
+            var exited = server.WaitForExitAsync(timeout.Token);
+            var first = await Task.WhenAny(announcement.Task, exited).WaitAsync(timeout.Token).ConfigureAwait(false);
+            if (first != announcement.Task)
             {
                 throw new BenchSetupException($"The {peer} peer exited during start-up: {string.Join(" | ", server.LastOutput)}");
             }
 
-            using var announcement = JsonDocument.Parse(await server._announcement.Task.ConfigureAwait(false));
-            var httpPort = announcement.RootElement.GetProperty("http").GetInt32();
-            var bridgePort = announcement.RootElement.GetProperty("bridge").GetInt32();
-            server.Target = new BrokerTarget(
+            using var ports = JsonDocument.Parse(await announcement.Task.ConfigureAwait(false));
+            var httpPort = ports.RootElement.GetProperty("http").GetInt32();
+            var bridgePort = ports.RootElement.GetProperty("bridge").GetInt32();
+            var target = new BrokerTarget(
                 new Uri($"http://127.0.0.1:{httpPort}/"),
                 new IPEndPoint(IPAddress.Loopback, httpPort),
                 new IPEndPoint(IPAddress.Loopback, bridgePort),
-                process.Id,
+                server.Id,
                 Owned: true,
                 Arguments: [program, script]);
-            output.WriteLine($"{peer}: pid {process.Id}, http {server.Target.HttpBase}, bridge {server.Target.BridgeEndPoint}");
-            return server;
+            output.WriteLine($"{peer}: pid {server.Id}, http {target.HttpBase}, bridge {target.BridgeEndPoint}");
+            return new PeerProcess(server, target);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -123,53 +106,11 @@ internal sealed class PeerProcess : IAsyncDisposable
     {
         try
         {
-            _process.StandardInput.Close();
-            if (!_process.HasExited)
-            {
-                _process.Kill(entireProcessTree: true);
-            }
-
-            using var exitTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            await _process.WaitForExitAsync(exitTimeout.Token).ConfigureAwait(false);
+            await _server.DisposeAsync().ConfigureAwait(false);
         }
-        catch (InvalidOperationException)
-        {
-            // Already exited and reaped.
-        }
-        catch (IOException)
-        {
-            // Its standard input was already gone.
-        }
-        catch (OperationCanceledException)
+        catch (TimeoutException)
         {
             // Killing did not finish within the bound.
-        }
-        finally
-        {
-            _process.Dispose();
-        }
-    }
-
-    private void OnOutput(string? line)
-    {
-        if (string.IsNullOrEmpty(line))
-        {
-            return;
-        }
-
-        if (line.StartsWith("{\"ready\":true", StringComparison.Ordinal))
-        {
-            _announcement.TrySetResult(line);
-            return;
-        }
-
-        lock (_outputLock)
-        {
-            _lastOutput.Enqueue(line);
-            while (_lastOutput.Count > 20)
-            {
-                _lastOutput.Dequeue();
-            }
         }
     }
 }

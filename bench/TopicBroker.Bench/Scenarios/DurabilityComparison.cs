@@ -6,7 +6,7 @@ using TopicBroker.Bench.Reporting;
 namespace TopicBroker.Bench.Scenarios;
 
 /// <summary>
-/// What a durable ack costs (issue 10, docs/operations.md "Configuration", <c>Broker:Synchronous</c>):
+/// What a durable ack costs (docs/operations.md "Configuration", <c>Broker:Synchronous</c>):
 /// <c>ingest</c> (acked updates/s) and a light <c>fanout</c> (publish-to-screen latency) on a
 /// broker with <c>Synchronous=Full</c> and on one with <c>Normal</c>, each on a fresh broker, the
 /// two modes alternated over <c>--rounds</c> so a noisy neighbour hits both; then one table of both.
