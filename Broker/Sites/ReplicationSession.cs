@@ -85,6 +85,11 @@ internal sealed partial class ReplicationSession
         {
             await _aborted.CancelAsync().ConfigureAwait(false);
             _socket.Abort();
+            // However the link ended, it ends only once every change it handed to the pipeline
+            // is answered: the site's lock is released after this, so a link that follows never
+            // writes while one of these is still on its way (protocol.md "Sites and upstream replication").
+            _inFlight.Writer.TryComplete();
+            await DrainUnansweredAsync(_inFlight.Reader).ConfigureAwait(false);
             _aborted.Dispose();
             Log.LinkClosed(_logger, Id, Site);
         }
