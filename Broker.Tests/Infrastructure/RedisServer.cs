@@ -1,26 +1,20 @@
 namespace TopicBroker.Tests.Infrastructure;
 
 /// <summary>
-/// A private <c>redis-server</c> for the test run, on a loopback port chosen from a range below
-/// the ephemeral ports and retried if taken (its <c>--port 0</c> turns TCP off rather than picking
-/// a port), with nothing persisted. Tests that kill it restart it on the same port.
+/// The tests' <c>redis-server</c> (<see cref="RedisProcess"/>, installed when missing): one per
+/// run (<see cref="SharedAsync"/>), stopped by <see cref="RunTeardown"/>, or one of a test's own
+/// that it kills and restarts on the same port.
 /// </summary>
 internal sealed class RedisServer
 {
-    private const string Binary = "/usr/bin/redis-server";
-    private const string ReadyLine = "Ready to accept connections";
     private static readonly SharedServer<RedisServer> s_shared = new(StartAsync, server => server.StopAsync().AsTask());
-    private ServerProcess _server;
+    private readonly RedisProcess _process;
 
-    private RedisServer(int port, ServerProcess server)
-    {
-        Port = port;
-        _server = server;
-    }
+    private RedisServer(RedisProcess process) => _process = process;
 
-    public int Port { get; }
+    public int Port => _process.Port;
 
-    public string Configuration => $"127.0.0.1:{Port}";
+    public string Configuration => _process.Configuration;
 
     public static Task<RedisServer> SharedAsync() => s_shared.GetAsync();
 
@@ -29,19 +23,15 @@ internal sealed class RedisServer
     /// <summary>A server of the test's own (for tests that kill it), stopped when disposed.</summary>
     public static Task<RedisServer> StartPrivateAsync() => StartAsync();
 
-    public ValueTask StopAsync() => _server.DisposeAsync();
+    public ValueTask StopAsync() => _process.DisposeAsync();
 
-    public async Task KillAsync() => await _server.DisposeAsync();
+    public Task KillAsync() => _process.KillAsync();
 
-    public async Task RestartAsync() => _server = await ServerProcess.StartReadyAsync(ReadyLine, Command(Port));
+    public Task RestartAsync() => _process.RestartAsync();
 
     private static async Task<RedisServer> StartAsync()
     {
-        await SystemPackages.RequireAsync(Binary, "redis-server");
-        var (port, server) = await ServerProcess.StartOnFreePortAsync(ReadyLine, 12_000, 20_000, Command);
-        return new RedisServer(port, server);
+        await SystemPackages.RequireAsync(RedisProcess.Binary, "redis-server");
+        return new RedisServer(await RedisProcess.StartAsync());
     }
-
-    private static string[] Command(int port) =>
-        [Binary, "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
 }

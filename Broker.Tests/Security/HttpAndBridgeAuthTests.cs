@@ -3,6 +3,8 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 
 namespace TopicBroker.Tests.Security;
 
@@ -96,22 +98,27 @@ public sealed class HttpAndBridgeAuthTests
     [Test]
     public async Task Bridge_TokenExpiry_ClosesTheConnection_UnlessRefreshedInBand()
     {
-        await using var broker = await BrokerHost.StartAsync(TestTokens.AuthSettings());
+        // The broker's clock is fake: the test moves it past the expiry instead of waiting.
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var broker = await BrokerHost.StartAsync(TestTokens.AuthSettings(), services: s => s.AddSingleton<TimeProvider>(clock));
         await using var refreshed = await broker.ConnectBridgeAsync();
         await using var expiring = await broker.ConnectBridgeAsync();
-        // A JWT's exp is in whole seconds: the token ends at the second boundary before now + 2 s.
-        var expiresAt = DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.AddSeconds(2).ToUnixTimeSeconds());
+        // exp is in whole seconds: it falls more than 59 s and at most 60 s after the clock's start.
         foreach (var bridge in new[] { refreshed, expiring })
         {
-            await bridge.SendLineAsync($$"""{"auth":"{{TestTokens.Create(publish: ["robots"], expiresIn: TimeSpan.FromSeconds(2))}}"}""");
+            await bridge.SendLineAsync($$"""{"auth":"{{TestTokens.Create(publish: ["robots"], expiresIn: TimeSpan.FromSeconds(60), now: clock.GetUtcNow())}}"}""");
             Assert.That((await bridge.ReadAnswerAsync())!.Value.GetProperty("ok").GetBoolean(), Is.True);
         }
 
         await refreshed.SendLineAsync($$"""{"auth":"{{TestTokens.Create(publish: ["robots"], expiresIn: TimeSpan.FromHours(1))}}"}""");
         Assert.That((await refreshed.ReadAnswerAsync())!.Value.GetProperty("ok").GetBoolean(), Is.True);
 
+        clock.Advance(TimeSpan.FromSeconds(58));
+        Assert.That(await expiring.PublishAsync("""{"topic":"robots","id":"r1","data":{}}"""), Is.GreaterThan(0), "open until its token expires");
+        clock.Advance(TimeSpan.FromSeconds(3));
+
         Assert.That(await expiring.ReadAnswerAsync(), Is.Null, "closed when its token expired");
-        Assert.That(DateTimeOffset.UtcNow, Is.GreaterThanOrEqualTo(expiresAt.AddMilliseconds(-50)));
-        Assert.That(await refreshed.PublishAsync("""{"topic":"robots","id":"r1","data":{}}"""), Is.GreaterThan(0), "the refreshed one outlived the old expiry");
+        await broker.WaitForLogAsync(e => e.RenderMessage().Contains("token expired", StringComparison.Ordinal));
+        Assert.That(await refreshed.PublishAsync("""{"topic":"robots","id":"r2","data":{}}"""), Is.GreaterThan(0), "the refreshed one outlived the old expiry");
     }
 }

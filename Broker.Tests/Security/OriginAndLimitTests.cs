@@ -2,7 +2,10 @@ using System.Net;
 using System.Net.Sockets;
 using System.Net.WebSockets;
 using System.Text;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+using TopicBroker.Hosting;
 
 namespace TopicBroker.Tests.Security;
 
@@ -154,8 +157,21 @@ public sealed class OriginAndLimitTests
     [Test]
     public async Task SilentBridgeConnection_IsClosedAfterIdleTimeout()
     {
-        await using var broker = await BrokerHost.StartAsync(new Dictionary<string, string?> { ["Broker:TcpBridge:IdleTimeout"] = "00:00:00.500" });
+        // The broker's clock is fake: the test moves it through the default 2-minute IdleTimeout.
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var broker = await BrokerHost.StartAsync(services: s => s.AddSingleton<TimeProvider>(clock));
+        var idleTimeout = broker.Get<IOptions<BrokerOptions>>().Value.TcpBridge.IdleTimeout;
         await using var bridge = await broker.ConnectBridgeAsync();
+        await bridge.PublishAsync("""{"topic":"orders","id":"o1","data":{}}""");
+
+        // Idle time counts from the last line that arrived: each line buys another IdleTimeout.
+        for (var seq = 2; seq <= 3; seq++)
+        {
+            clock.Advance(idleTimeout - TimeSpan.FromSeconds(1));
+            Assert.That(await bridge.PublishAsync($$$"""{"topic":"orders","id":"o{{{seq}}}","data":{}}"""), Is.EqualTo(seq), "open just short of IdleTimeout");
+        }
+
+        clock.Advance(idleTimeout);
 
         Assert.That(await bridge.ReadAnswerAsync(), Is.Null);
         await broker.WaitForLogAsync(e => e.RenderMessage().Contains("idle timeout", StringComparison.Ordinal));
@@ -198,18 +214,28 @@ public sealed class OriginAndLimitTests
     [Test]
     public async Task UnauthenticatedBridgeConnection_IsClosedAfterHandshakeTimeout_EvenIfItSendsKeepAlives()
     {
-        await using var broker = await BrokerHost.StartAsync(TestTokens.AuthSettings(new() { ["Broker:HandshakeTimeout"] = "00:00:01" }));
+        // The broker's clock is fake: the test moves it through a HandshakeTimeout longer than
+        // any wait of the test, so only that clock can end the connection in time.
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var broker = await BrokerHost.StartAsync(
+            TestTokens.AuthSettings(new() { ["Broker:HandshakeTimeout"] = "00:01:00" }),
+            services: s => s.AddSingleton<TimeProvider>(clock));
+        var handshakeTimeout = broker.Get<IOptions<BrokerOptions>>().Value.HandshakeTimeout;
+        // The connection is opened (its deadline set) before the clock moves.
+        var opened = broker.WaitForLogAsync(e => e.RenderMessage().Contains("opened from", StringComparison.Ordinal));
         await using var bridge = await broker.ConnectBridgeAsync();
+        await opened;
 
         // Blank lines are keep-alives that re-arm the 2-minute idle timeout of an authenticated
-        // connection; they must not buy an unauthenticated one more than HandshakeTimeout.
+        // connection; they must not buy an unauthenticated one more than HandshakeTimeout. The
+        // last one arrives at 4/4 of it: were each to re-arm the deadline, it would hold to 8/4.
         for (var i = 0; i < 5; i++)
         {
             await bridge.SendLineAsync("");
+            clock.Advance(handshakeTimeout / 4);
         }
 
-        var closed = bridge.ReadAnswerAsync(TimeSpan.FromSeconds(30));
-        Assert.That(await closed, Is.Null);
+        Assert.That(await bridge.ReadAnswerAsync(), Is.Null);
         await broker.WaitForLogAsync(e => e.RenderMessage().Contains("no valid auth line in time", StringComparison.Ordinal));
     }
 

@@ -19,7 +19,7 @@ public sealed class TokenValidatorTests
     public async Task Token_IsValidUntilItsExpiry_OnTheInjectedClock()
     {
         var validator = Validator(TimeSpan.Zero);
-        var token = TestTokens.Create(["robots"], expiresIn: TimeSpan.FromMinutes(10));
+        var token = TestTokens.Create(["robots"], expiresIn: TimeSpan.FromMinutes(10), now: _time.GetUtcNow());
 
         _time.Advance(TimeSpan.FromMinutes(9));
         var before = await validator.ValidateAsync(token);
@@ -34,7 +34,7 @@ public sealed class TokenValidatorTests
     public async Task ClockSkew_IsAllowedPastTheExpiry()
     {
         var validator = Validator(TimeSpan.FromMinutes(5));
-        var token = TestTokens.Create(["robots"], expiresIn: TimeSpan.FromMinutes(1));
+        var token = TestTokens.Create(["robots"], expiresIn: TimeSpan.FromMinutes(1), now: _time.GetUtcNow());
 
         _time.Advance(TimeSpan.FromMinutes(5));
         var withinSkew = await validator.ValidateAsync(token);
@@ -49,7 +49,7 @@ public sealed class TokenValidatorTests
     public async Task Token_IsNotValidBeforeItsNotBefore_OnTheInjectedClock()
     {
         var validator = Validator(TimeSpan.Zero);
-        var token = TestTokens.Create(["robots"], notBeforeIn: TimeSpan.FromMinutes(10), expiresIn: TimeSpan.FromHours(1));
+        var token = TestTokens.Create(["robots"], notBeforeIn: TimeSpan.FromMinutes(10), expiresIn: TimeSpan.FromHours(1), now: _time.GetUtcNow());
 
         var early = await validator.ValidateAsync(token);
         _time.Advance(TimeSpan.FromMinutes(11));

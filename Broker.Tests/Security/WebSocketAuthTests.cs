@@ -1,5 +1,7 @@
 using System.Net;
 using System.Net.WebSockets;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 
 namespace TopicBroker.Tests.Security;
 
@@ -70,14 +72,38 @@ public sealed class WebSocketAuthTests
         Assert.That((await byHeader.ReceiveFrameAsync()).GetProperty("type").GetString(), Is.EqualTo("snapshot"));
     }
 
+    /// <summary>
+    /// The broker's clock is fake and the test moves it: a ping every second of it (one per
+    /// heartbeat tick) shows each tick has run, and the pong timeout is out of the way.
+    /// </summary>
+    private static Task<BrokerHost> StartWithClockAsync(FakeTimeProvider clock) =>
+        BrokerHost.StartAsync(
+            TestTokens.AuthSettings(new() { ["Broker:PingInterval"] = "00:00:01", ["Broker:PongTimeout"] = "00:10:00" }),
+            services: s => s.AddSingleton<TimeProvider>(clock));
+
+    /// <summary>Moves the clock and waits for the heartbeat's ping stamped with the new time.</summary>
+    private static async Task AdvanceAndReceivePingAsync(FakeTimeProvider clock, TestWebSocket client, TimeSpan delta)
+    {
+        clock.Advance(delta);
+        var ping = await client.ReceiveFrameAsync("ping");
+        Assert.That(ping.GetProperty("data").GetProperty("timestamp").GetInt64(), Is.EqualTo(clock.GetUtcNow().ToUnixTimeMilliseconds()));
+    }
+
     [Test]
     public async Task TokenExpiringWhileConnected_ClosesTheSocketWith4401()
     {
-        await using var broker = await BrokerHost.StartAsync(TestTokens.AuthSettings());
-        await using var client = await broker.ConnectAsync("robots", "access_token=" + TestTokens.Create(["robots"], expiresIn: TimeSpan.FromSeconds(2)));
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var broker = await StartWithClockAsync(clock);
+        // exp is in whole seconds: it falls more than 59 s and at most 60 s after the clock's start.
+        await using var client = await broker.ConnectAsync("robots", "access_token=" + TestTokens.Create(["robots"], expiresIn: TimeSpan.FromSeconds(60), now: clock.GetUtcNow()));
+        await client.ReceiveFrameAsync("snapshot");
+
+        // The ping of the next tick shows the tick at 58 s left the socket open (a close comes first).
+        await AdvanceAndReceivePingAsync(clock, client, TimeSpan.FromSeconds(58));
+        await AdvanceAndReceivePingAsync(clock, client, TimeSpan.FromSeconds(1));
+        clock.Advance(TimeSpan.FromSeconds(2));
 
         var (status, reason, _) = await client.ReceiveUntilCloseAsync();
-
         Assert.That((int?)status, Is.EqualTo(4401));
         Assert.That(reason, Is.EqualTo("token expired"));
     }
@@ -85,25 +111,20 @@ public sealed class WebSocketAuthTests
     [Test]
     public async Task AuthMessage_RefreshesTheTokenInPlace_AndTheSocketOutlivesTheOldExpiry()
     {
-        await using var broker = await BrokerHost.StartAsync(TestTokens.AuthSettings(new() { ["Broker:PingInterval"] = "00:00:00.100", ["Broker:PongTimeout"] = "00:01:00" }));
-        var oldExpiry = DateTimeOffset.UtcNow.AddSeconds(2);
-        await using var client = await broker.ConnectAsync("robots", "access_token=" + TestTokens.Create(["robots"], expiresIn: TimeSpan.FromSeconds(2)));
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var broker = await StartWithClockAsync(clock);
+        await using var client = await broker.ConnectAsync("robots", "access_token=" + TestTokens.Create(["robots"], expiresIn: TimeSpan.FromSeconds(60), now: clock.GetUtcNow()));
         await client.ReceiveFrameAsync("snapshot");
 
         await client.SendTextAsync($$$"""{"type":"auth","data":{"token":"{{{TestTokens.Create(["robots"], expiresIn: TimeSpan.FromHours(1))}}}"}}""");
 
         var answer = await client.ReceiveFrameAsync("auth");
         Assert.That(answer.GetProperty("data").GetProperty("ok").GetBoolean(), Is.True);
-        Assert.That(answer.GetProperty("data").GetProperty("expiresAt").GetInt64(), Is.GreaterThan(DateTimeOffset.UtcNow.AddMinutes(30).ToUnixTimeMilliseconds()));
-        // Pings stamped a second past the old expiry prove the socket outlived it.
-        while (true)
-        {
-            var ping = await client.ReceiveFrameAsync("ping");
-            if (ping.GetProperty("data").GetProperty("timestamp").GetInt64() > oldExpiry.AddSeconds(1).ToUnixTimeMilliseconds())
-            {
-                break;
-            }
-        }
+        Assert.That(answer.GetProperty("data").GetProperty("expiresAt").GetInt64(), Is.GreaterThan(clock.GetUtcNow().AddMinutes(30).ToUnixTimeMilliseconds()));
+        // A minute past the old expiry, and one more tick: had the tick at 2 min closed the
+        // socket, the close would come before the second ping.
+        await AdvanceAndReceivePingAsync(clock, client, TimeSpan.FromMinutes(2));
+        await AdvanceAndReceivePingAsync(clock, client, TimeSpan.FromSeconds(1));
 
         Assert.That(client.Socket.State, Is.EqualTo(WebSocketState.Open));
     }

@@ -67,6 +67,44 @@ public abstract class StateStoreSpecification
         Assert.That(second.Select(c => (c.Topic, c.Id, c.Seq)), Is.EqualTo(new[] { ("robots", "r2", 2L), ("orders", "o3", 3L) }));
     }
 
+    private static NewChange Replicated(string topic, long seq, string id) => new(topic, id, Encoding.UTF8.GetBytes($$"""{"n":{{seq}}}"""), ReplicatedSeq: seq);
+
+    [Test]
+    public async Task Commit_ReplicatedChange_IsWrittenOnlyAsItsTopicsNextSeq_InTheTransaction()
+    {
+        var store = await OpenAsync();
+        var first = await store.CommitAsync([Replicated("site-1/orders", 1, "a"), Replicated("site-1/orders", 2, "b"), Upsert("orders", "o1", "{}")], default);
+
+        // A second writer that believes the topic is at 0 (a node whose applied seq lags), a resend within
+        // one batch, and a change that skips a seq: the store, not a node's memory, tells them apart.
+        var second = await store.CommitAsync(
+            [Replicated("site-1/orders", 1, "a"), Replicated("site-1/orders", 3, "c"), Replicated("site-1/orders", 3, "c"), Replicated("site-1/orders", 5, "e")], default);
+
+        Assert.That(first.Select(c => (c.Seq, c.Outcome)), Is.EqualTo(new[] { (1L, ReplicatedWrite.Written), (2L, ReplicatedWrite.Written), (1L, ReplicatedWrite.Written) }));
+        Assert.That(second.Select(c => (c.Seq, c.Outcome)), Is.EqualTo(new[]
+        {
+            (1L, ReplicatedWrite.AlreadyCommitted), (3L, ReplicatedWrite.Written), (3L, ReplicatedWrite.AlreadyCommitted), (5L, ReplicatedWrite.Gap),
+        }));
+        var loaded = (await store.LoadAsync(["site-1/orders"], default))[0];
+        Assert.That(loaded.Seq, Is.EqualTo(3), "nothing past the gap, nothing twice");
+        Assert.That(loaded.History.Select(c => (c.Seq, c.Id)), Is.EqualTo(new[] { (1L, "a"), (2L, "b"), (3L, "c") }));
+    }
+
+    [Test]
+    public async Task RegisterSite_CountsStoredSites_AgainstMaxSites()
+    {
+        var store = await OpenAsync();
+
+        Assert.That(await store.RegisterSiteAsync("site-1", ["orders", "robots"], maxSites: 2, default), Is.True);
+        Assert.That(await store.RegisterSiteAsync("site-1", ["orders", "robots"], maxSites: 1, default), Is.True, "a stored site is never refused");
+        await store.CommitAsync([Replicated("site-2/orders", 1, "a")], default);
+        Assert.That(await store.RegisterSiteAsync("site-3", ["orders", "robots"], maxSites: 2, default), Is.False, "site-1 and site-2 are stored");
+
+        Assert.That(await store.LoadSiteNamesAsync(default), Is.EquivalentTo(new[] { "site-1", "site-2" }));
+        var seqs = await store.ReadCommittedSeqsAsync(default);
+        Assert.That(seqs.GetValueOrDefault("site-1/robots", -1), Is.Zero, "a registered site's topics are stored at seq 0");
+    }
+
     [Test]
     public async Task Load_AfterReopening_ReturnsSeqEntitiesAndHistory()
     {

@@ -42,5 +42,8 @@ internal sealed partial class ClusterLink
 
         [LoggerMessage(13, LogLevel.Warning, "Topic {Topic}: catching up to since={Since} failed; the client gets what this node has")]
         public static partial void CatchUpFailed(ILogger logger, string topic, long since, Exception exception);
+
+        [LoggerMessage(20, LogLevel.Warning, "Topics {Topics}: catching up to the committed seqs before a replication link's welcome failed; the repair loop brings the rest")]
+        public static partial void SiteCatchUpFailed(ILogger logger, string topics, Exception exception);
     }
 }

@@ -84,6 +84,13 @@ internal sealed partial class ClusterLink : BackgroundService, ICommitFeed, ITop
         _channel = RedisChannel.Literal(_options.Channel + ":changes");
         _faults = _options.TestFaults.Any ? new ClusterFaultInjector(_options.TestFaults) : null;
         _tick = TimeSpan.FromTicks(Math.Min(_options.GapHoldTime.Ticks, _options.RepairDelay.Ticks / 2));
+        // A site new to this node (a subscriber asked for it, or another node's change named it)
+        // may hold committed changes already: the repair loop reads them from the store at once.
+        _topics.SiteAdded += _ =>
+        {
+            _repairAllNow = true;
+            _wake.Writer.TryWrite(true);
+        };
     }
 
     public string NodeId { get; }
@@ -188,6 +195,27 @@ internal sealed partial class ClusterLink : BackgroundService, ICommitFeed, ITop
         }
     }
 
+    /// <summary>
+    /// Applies everything committed for <paramref name="topics"/> (one read of the committed
+    /// seqs, then a backfill of each topic behind it); a store that cannot answer is logged, and
+    /// what is missing arrives later by the repair loop.
+    /// </summary>
+    public async Task CatchUpToCommittedAsync(IReadOnlyList<TopicState> topics, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var committed = await _store.ReadCommittedSeqsAsync(cancellationToken).ConfigureAwait(false);
+            foreach (var topic in topics)
+            {
+                await BackfillAsync(topic, topic.Seq, committed.GetValueOrDefault(topic.Name), cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is StoreUnavailableException or OperationCanceledException)
+        {
+            Log.SiteCatchUpFailed(_logger, string.Join(",", topics.Select(topic => topic.Name)), ex);
+        }
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await Task.WhenAll(TickAsync(stoppingToken), RepairLoopAsync(stoppingToken)).ConfigureAwait(false);
@@ -280,6 +308,12 @@ internal sealed partial class ClusterLink : BackgroundService, ICommitFeed, ITop
         foreach (var (name, seq) in committed)
         {
             _committed[name] = seq;
+            if (!_topics.TryGet(name, out _))
+            {
+                // A site another node stored (protocol.md "Sites and upstream replication"):
+                // this node serves it too, from the changes below.
+                _topics.TryAddStoredSiteOf(name, out _);
+            }
         }
 
         // Held behind a gap for longer than the hold time: read the gap from the store.

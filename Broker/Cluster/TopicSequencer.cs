@@ -25,10 +25,13 @@ internal sealed class TopicSequencer(TopicRegistry topics, TimeProvider timeProv
 
     public long DuplicatesDropped => Interlocked.Read(ref _duplicatesDropped);
 
-    /// <summary>Offers a committed change; false when the topic is not this broker's.</summary>
+    /// <summary>
+    /// Offers a committed change; false when the topic is not this broker's. A change of a site
+    /// this node has not seen (another node stored it) creates the site first: it is in the store.
+    /// </summary>
     public bool Offer(StoredChange change)
     {
-        if (!topics.TryGet(change.Topic, out var topic))
+        if (!topics.TryGet(change.Topic, out var topic) && !topics.TryAddStoredSiteOf(change.Topic, out topic))
         {
             return false;
         }

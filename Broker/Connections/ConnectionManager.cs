@@ -88,78 +88,74 @@ internal sealed partial class ConnectionManager
             return;
         }
 
+        // One method, not two: an idle connection keeps every awaiting method's state alive.
         try
         {
-            await RunAdmittedAsync(socket, stream, id, topicName, since, remoteAddress, tokenExpiresAt).ConfigureAwait(false);
+            // A site topic of a site with no data yet is created here (protocol.md "Sites and upstream replication").
+            var lookup = _topics.TryResolve(topicName, out var topic);
+            if (lookup == TopicLookup.TooManySites)
+            {
+                await RefuseAsync(socket, id, topicName, CloseCodes.PolicyViolation, CloseCodes.TooManySitesReason).ConfigureAwait(false);
+                return;
+            }
+
+            if (topic is null)
+            {
+                await RefuseAsync(socket, id, topicName, CloseCodes.Unsupported, CloseCodes.UnknownTopicReason(topicName)).ConfigureAwait(false);
+                return;
+            }
+
+            if (since is { } resumeAfter && resumeAfter > topic.Seq && CatchUp is { } catchUp)
+            {
+                // A cluster node behind the one the client came from applies up to since first
+                // (protocol.md "Cluster"), so the resume replays instead of sending a snapshot.
+                using var catchUpTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(5), TimeProvider);
+                await catchUp.CatchUpAsync(topic, resumeAfter, catchUpTimeout.Token).ConfigureAwait(false);
+            }
+
+            if (!topic.TryReserveSlot(Options.MaxConnectionsPerTopic))
+            {
+                Log.TopicFull(_logger, id, topicName, Options.MaxConnectionsPerTopic);
+                await RefuseAsync(socket, id, topicName, CloseCodes.PolicyViolation, CloseCodes.TooManyConnectionsReason).ConfigureAwait(false);
+                return;
+            }
+
+            var connection = new WebSocketConnection(
+                id, topic, socket, stream, remoteAddress, this, _messageHandler,
+                new WebSocketConnection.ConnectionSettings(Options.SendQueueCapacity, Options.MaxMessageBytes, Options.ClientMessagesPerSecond, Options.PolicyFor(topicName)),
+                TimeProvider.GetTimestamp(), _messageHandler.ToTimestamp(tokenExpiresAt), _connectionLogger);
+            _connections[id] = connection;
+            try
+            {
+                // Half the queue at most is spent on a replay, so a resume never starts as a slow consumer.
+                topic.Subscribe(connection, since, replayLimit: Options.SendQueueCapacity / 2);
+                if (_shuttingDown)
+                {
+                    // Shutdown began between the check above and the registration; this connection may
+                    // have been missed by the shutdown walk.
+                    RequestShutdown(connection);
+                }
+
+                Log.ConnectionOpened(_logger, id, topicName, remoteAddress);
+                await connection.RunAsync().ConfigureAwait(false);
+            }
+            finally
+            {
+                // Every ending passes through RequestClose, which leaves the topic; this one only
+                // matters if RunAsync itself threw.
+                connection.RequestClose(CloseCodes.InternalError, CloseCodes.InternalErrorReason, CloseDrain.Nothing);
+                _connections.TryRemove(id, out _);
+                topic.Counters.AddFramesSentByClosedConnection(connection.FramesSent);
+                Log.ConnectionRemoved(_logger, id, topicName, connection.FramesSent);
+                if (_shuttingDown && _connections.IsEmpty)
+                {
+                    _allClosed.TrySetResult();
+                }
+            }
         }
         finally
         {
             _admission.Release(address);
-        }
-    }
-
-    private async Task RunAdmittedAsync(WebSocket socket, CoalescingStream? stream, long id, string topicName, long? since, IPAddress? remoteAddress, DateTimeOffset tokenExpiresAt)
-    {
-        // A site topic of a site with no data yet is created here (protocol.md "Sites and upstream replication").
-        var lookup = _topics.TryResolve(topicName, out var topic);
-        if (lookup == TopicLookup.TooManySites)
-        {
-            await RefuseAsync(socket, id, topicName, CloseCodes.PolicyViolation, CloseCodes.TooManySitesReason).ConfigureAwait(false);
-            return;
-        }
-
-        if (topic is null)
-        {
-            await RefuseAsync(socket, id, topicName, CloseCodes.Unsupported, CloseCodes.UnknownTopicReason(topicName)).ConfigureAwait(false);
-            return;
-        }
-
-        if (since is { } resumeAfter && resumeAfter > topic.Seq && CatchUp is { } catchUp)
-        {
-            // A cluster node behind the one the client came from applies up to since first
-            // (protocol.md "Cluster"), so the resume replays instead of sending a snapshot.
-            using var catchUpTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(5), TimeProvider);
-            await catchUp.CatchUpAsync(topic, resumeAfter, catchUpTimeout.Token).ConfigureAwait(false);
-        }
-
-        if (!topic.TryReserveSlot(Options.MaxConnectionsPerTopic))
-        {
-            Log.TopicFull(_logger, id, topicName, Options.MaxConnectionsPerTopic);
-            await RefuseAsync(socket, id, topicName, CloseCodes.PolicyViolation, CloseCodes.TooManyConnectionsReason).ConfigureAwait(false);
-            return;
-        }
-
-        var connection = new WebSocketConnection(
-            id, topic, socket, stream, remoteAddress, this, _messageHandler,
-            new WebSocketConnection.ConnectionSettings(Options.SendQueueCapacity, Options.MaxMessageBytes, Options.ClientMessagesPerSecond, Options.PolicyFor(topicName)),
-            TimeProvider.GetTimestamp(), _messageHandler.ToTimestamp(tokenExpiresAt), _connectionLogger);
-        _connections[id] = connection;
-        try
-        {
-            // Half the queue at most is spent on a replay, so a resume never starts as a slow consumer.
-            topic.Subscribe(connection, since, replayLimit: Options.SendQueueCapacity / 2);
-            if (_shuttingDown)
-            {
-                // Shutdown began between the check above and the registration; this connection may
-                // have been missed by the shutdown walk.
-                RequestShutdown(connection);
-            }
-
-            Log.ConnectionOpened(_logger, id, topicName, remoteAddress);
-            await connection.RunAsync().ConfigureAwait(false);
-        }
-        finally
-        {
-            // Every ending passes through RequestClose, which leaves the topic; this one only
-            // matters if RunAsync itself threw.
-            connection.RequestClose(CloseCodes.InternalError, CloseCodes.InternalErrorReason, CloseDrain.Nothing);
-            _connections.TryRemove(id, out _);
-            topic.Counters.AddFramesSentByClosedConnection(connection.FramesSent);
-            Log.ConnectionRemoved(_logger, id, topicName, connection.FramesSent);
-            if (_shuttingDown && _connections.IsEmpty)
-            {
-                _allClosed.TrySetResult();
-            }
         }
     }
 

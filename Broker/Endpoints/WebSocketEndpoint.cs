@@ -33,24 +33,11 @@ internal static class WebSocketEndpoint
             return;
         }
 
-        // Refusals that must happen before the upgrade, as HTTP statuses: a page from a foreign
-        // origin, and a missing or bad token. Neither learns anything about the topic.
-        if (!origins.IsAllowed(context.Request))
+        var check = await CheckBeforeUpgradeAsync(
+            topic, context.Request.Headers.Origin.ToString(), context.Request.Host.Value, TokenReader.FromRequest(context.Request), origins, tokens).ConfigureAwait(false);
+        if (check.Refusal is { } refusal)
         {
-            await JsonAnswers.WriteErrorAsync(context, StatusCodes.Status403Forbidden, ErrorCodes.OriginNotAllowed, "This page's origin may not open WebSockets here.").ConfigureAwait(false);
-            return;
-        }
-
-        var token = await tokens.ValidateAsync(TokenReader.FromRequest(context.Request)).ConfigureAwait(false);
-        if (!token.Ok)
-        {
-            await JsonAnswers.WriteErrorAsync(context, StatusCodes.Status401Unauthorized, ErrorCodes.Unauthorized, token.Error!).ConfigureAwait(false);
-            return;
-        }
-
-        if (!token.Grants!.MaySubscribe(topic))
-        {
-            await JsonAnswers.WriteErrorAsync(context, StatusCodes.Status403Forbidden, ErrorCodes.Forbidden, "The token does not allow subscribing to this topic.").ConfigureAwait(false);
+            await JsonAnswers.WriteErrorAsync(context, refusal.Status, refusal.Code, refusal.Message).ConfigureAwait(false);
             return;
         }
 
@@ -62,10 +49,44 @@ internal static class WebSocketEndpoint
             KeepAliveInterval = TimeSpan.Zero,
         }).ConfigureAwait(false);
         var coalescing = (context.Features.Get<IHttpUpgradeFeature>() as CoalescingUpgradeFeature)?.Stream;
-        await connections.RunAsync(socket, coalescing, topic, ParseSince(context.Request.Query["since"]), context.Connection.RemoteIpAddress, token.ExpiresAt).ConfigureAwait(false);
+        await connections.RunAsync(socket, coalescing, topic, ParseSince(context.Request.Query["since"]), context.Connection.RemoteIpAddress, check.ExpiresAt).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The refusals that must happen before the upgrade, as HTTP statuses (protocol.md "WebSocket:
+    /// `/ws/{topic}`"): a page from a foreign origin, and a missing or bad token. Neither learns
+    /// anything about the topic. Shared by this endpoint and the upgrade below HTTP
+    /// (<see cref="WebSocketUpgradeMiddleware"/>), which hands a refused request on to this endpoint.
+    /// </summary>
+    internal static async Task<UpgradeCheck> CheckBeforeUpgradeAsync(
+        string topic, string? origin, string? host, string? token, OriginPolicy origins, TokenValidator tokens)
+    {
+        if (!origins.IsAllowed(origin, host))
+        {
+            return new UpgradeCheck(new UpgradeRefusal(StatusCodes.Status403Forbidden, ErrorCodes.OriginNotAllowed, "This page's origin may not open WebSockets here."), default);
+        }
+
+        var check = await tokens.ValidateAsync(token).ConfigureAwait(false);
+        if (!check.Ok)
+        {
+            return new UpgradeCheck(new UpgradeRefusal(StatusCodes.Status401Unauthorized, ErrorCodes.Unauthorized, check.Error!), default);
+        }
+
+        if (!check.Grants!.MaySubscribe(topic))
+        {
+            return new UpgradeCheck(new UpgradeRefusal(StatusCodes.Status403Forbidden, ErrorCodes.Forbidden, "The token does not allow subscribing to this topic."), default);
+        }
+
+        return new UpgradeCheck(null, check.ExpiresAt);
     }
 
     /// <summary>A non-negative integer, or null (then the client gets a snapshot; protocol.md "Resume after reconnect").</summary>
-    private static long? ParseSince(string? value) =>
+    internal static long? ParseSince(string? value) =>
         long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var since) ? since : null;
 }
+
+/// <summary>An HTTP refusal before the upgrade: status, error code and message of protocol.md "TCP bridge"'s error object.</summary>
+internal readonly record struct UpgradeRefusal(int Status, string Code, string Message);
+
+/// <summary>Either a refusal, or the token's expiry for an upgrade that may go ahead.</summary>
+internal readonly record struct UpgradeCheck(UpgradeRefusal? Refusal, DateTimeOffset ExpiresAt);

@@ -57,8 +57,14 @@ internal static class BrokerApplication
         services.AddSingleton<IValidateOptions<BrokerOptions>, BrokerOptionsValidator>();
         services.AddSingleton<IValidateOptions<BrokerOptions>, ExposureValidator>();
         services.AddOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>().Configure<IOptions<BrokerOptions>>((kestrel, broker) =>
+        {
             // A client that opens a connection and stalls in its handshake is dropped after this.
-            kestrel.Limits.RequestHeadersTimeout = broker.Value.HandshakeTimeout);
+            kestrel.Limits.RequestHeadersTimeout = broker.Value.HandshakeTimeout;
+            if (broker.Value.WebSocket.RawUpgrade)
+            {
+                WebSocketUpgradeMiddleware.Install(kestrel);
+            }
+        });
         services.AddOptions<HostOptions>().Configure<IOptions<BrokerOptions>>((host, broker) =>
             // The host must outwait the broker's own shutdown, or it would cut the drain short.
             host.ShutdownTimeout = broker.Value.ShutdownTimeout + TimeSpan.FromSeconds(5));
@@ -95,6 +101,11 @@ internal static class BrokerApplication
         services.AddSingleton<IngestPipeline>();
         services.AddSingleton<BridgeListener>();
         services.AddSingleton<IIngestSource>(sp => sp.GetRequiredService<BridgeListener>());
+        // One replication link per site in the whole deployment (protocol.md "Sites and upstream replication").
+        services.AddSingleton<ISiteLinkLocks>(sp =>
+            sp.GetRequiredService<IOptions<BrokerOptions>>().Value.Storage.Provider == StorageProvider.Postgres
+                ? ActivatorUtilities.CreateInstance<PostgresSiteLinkLocks>(sp)
+                : new LocalSiteLinkLocks());
         services.AddSingleton<ReplicationHub>();
         services.AddSingleton<IIngestSource>(sp => sp.GetRequiredService<ReplicationHub>());
         services.AddSingleton<UpstreamForwarder>();

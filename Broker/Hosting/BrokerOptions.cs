@@ -134,6 +134,8 @@ public sealed class BrokerOptions
 
     public TcpBridgeOptions TcpBridge { get; set; } = new();
 
+    public WebSocketUpgradeOptions WebSocket { get; set; } = new();
+
     public TopicBroker.Sites.SitesOptions Sites { get; set; } = new();
 
     public TopicBroker.Upstream.UpstreamOptions Upstream { get; set; } = new();
@@ -214,6 +216,17 @@ public enum SynchronousMode
     Full,
     /// <summary>fsync at checkpoints: an acked change survives a process crash, not power loss.</summary>
     Normal,
+}
+
+public sealed class WebSocketUpgradeOptions
+{
+    /// <summary>
+    /// Upgrade plain <c>GET /ws/{topic}</c> requests below HTTP, in a Kestrel connection middleware
+    /// (Endpoints/WebSocketUpgradeMiddleware.cs), so an idle connection does not keep an HTTP/1.1
+    /// connection and request alive under it. On by default; off, every upgrade goes through
+    /// ASP.NET's WebSocket middleware. Clients see no difference either way.
+    /// </summary>
+    public bool RawUpgrade { get; set; } = true;
 }
 
 public sealed class TcpBridgeOptions

@@ -152,6 +152,11 @@ internal sealed class BrokerOptionsValidator : IValidateOptions<BrokerOptions>
             failures.Add($"Broker:Sites:MaxSites must be at least 1, not {options.Sites.MaxSites}.");
         }
 
+        if (options.Sites.LinkLockCheckInterval <= TimeSpan.Zero)
+        {
+            failures.Add($"Broker:Sites:LinkLockCheckInterval must be positive, not {options.Sites.LinkLockCheckInterval}.");
+        }
+
         var upstream = options.Upstream;
         if (!upstream.Enabled)
         {

@@ -57,16 +57,16 @@ internal sealed partial class IngestPipeline
     }
 
     /// <summary>
-    /// Takes replicated changes (those with their own seq) out of the batch when they cannot be
-    /// applied now: a seq already applied (or earlier in the batch) is a resend, answered with the
-    /// batch's outcome and applied no second time; a seq that skips one is refused (seq_gap).
-    /// What stays takes, in the store, exactly its own seq: a site topic is written by its link
-    /// only (the bridge, HTTP and other programs are refused), so its next seq is the one after
-    /// the topic's applied seq, which the loop knows between two batches.
+    /// Takes the obvious resends out of the batch before the store sees them: a replicated change
+    /// (one with its own seq) at or below the topic's applied seq, or repeating a seq earlier in
+    /// the batch, is answered with the batch's outcome and applied no second time. The store
+    /// decides the rest in the commit transaction (<see cref="ReplicatedSeqs"/>): in a cluster
+    /// this node's applied seq may lag what another node committed, so only the store can tell a
+    /// next seq from a resend or a gap.
     /// </summary>
     private void SettleReplicatedChanges(List<PendingChange> batch)
     {
-        Dictionary<TopicState, long>? expected = null;
+        Dictionary<TopicState, long>? newest = null;
         batch.RemoveAll(pending =>
         {
             var change = pending.Change;
@@ -75,37 +75,42 @@ internal sealed partial class IngestPipeline
                 return false;
             }
 
-            expected ??= [];
-            var last = expected.TryGetValue(change.Topic, out var seq) ? seq : change.Topic.Seq;
+            newest ??= [];
+            var last = newest.TryGetValue(change.Topic, out var seq) ? seq : change.Topic.Seq;
             if (change.ReplicatedSeq <= last)
             {
                 _duplicates.Add(pending);
                 return true;
             }
 
-            if (change.ReplicatedSeq != last + 1)
-            {
-                pending.Complete(PublishResult.Rejected(ErrorCodes.SeqGap, $"Change {change.ReplicatedSeq} of '{change.Topic.Name}' follows {last}; resend from {last + 1}."));
-                return true;
-            }
-
-            expected[change.Topic] = change.ReplicatedSeq;
+            newest[change.Topic] = change.ReplicatedSeq;
             return false;
         });
     }
 
-    /// <summary>A replicated change the store gave another seq than its own would mean a second writer on the site topic; it is logged, never hidden.</summary>
+    /// <summary>A replicated change the store wrote at another seq than its own would mean a second writer on the site topic; it is logged, never hidden.</summary>
     private void CheckReplicatedSeqs(List<PendingChange> batch, IReadOnlyList<StoredChange> stored)
     {
         for (var i = 0; i < stored.Count; i++)
         {
             var change = batch[i].Change;
-            if (change.ReplicatedSeq != 0 && stored[i].Seq != change.ReplicatedSeq)
+            if (change.ReplicatedSeq != 0 && stored[i].Outcome == ReplicatedWrite.Written && stored[i].Seq != change.ReplicatedSeq)
             {
                 Log.ReplicatedSeqMismatch(_logger, change.Topic.Name, change.ReplicatedSeq, stored[i].Seq);
             }
         }
     }
+
+    /// <summary>The changes the store wrote: a resend it found committed is neither applied nor sent to the other nodes.</summary>
+    private static IReadOnlyList<StoredChange> WrittenOf(IReadOnlyList<StoredChange> stored) =>
+        stored.Any(change => change.Outcome != ReplicatedWrite.Written) ? [.. stored.Where(change => change.Outcome == ReplicatedWrite.Written)] : stored;
+
+    private static PublishResult AnswerFor(Protocol.Inbound.InboundChange change, StoredChange stored) => stored.Outcome switch
+    {
+        ReplicatedWrite.Written => PublishResult.Committed(stored.Seq),
+        ReplicatedWrite.AlreadyCommitted => PublishResult.Committed(change.ReplicatedSeq),
+        _ => PublishResult.Rejected(ErrorCodes.SeqGap, $"Change {change.ReplicatedSeq} of '{change.Topic.Name}' skips a seq the head office does not hold; resend from the welcome's seq."),
+    };
 
     private void CompleteDuplicates(bool committed)
     {

@@ -15,7 +15,7 @@ internal sealed partial class IngestPipeline
 
         foreach (var site in await _store.LoadSiteNamesAsync(cancellationToken).ConfigureAwait(false))
         {
-            if (_topics.TryAddSite(site) != TopicLookup.Found)
+            if (_topics.TryAddStoredSite(site) != TopicLookup.Found)
             {
                 Log.StoredSiteSkipped(_logger, site, _topics.MaxSites);
             }

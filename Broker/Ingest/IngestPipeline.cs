@@ -180,7 +180,7 @@ internal sealed partial class IngestPipeline : BackgroundService
         for (var i = 0; i < batch.Count; i++)
         {
             var change = batch[i].Change;
-            changes[i] = new NewChange(change.Topic.Name, change.Id, change.Data, batch[i].ReceivedTimestamp);
+            changes[i] = new NewChange(change.Topic.Name, change.Id, change.Data, batch[i].ReceivedTimestamp, change.ReplicatedSeq);
         }
 
         if (await TryCommitAsync(changes).ConfigureAwait(false) is not { } stored)
@@ -195,16 +195,17 @@ internal sealed partial class IngestPipeline : BackgroundService
         }
 
         CheckReplicatedSeqs(batch, stored);
-        Broadcast(stored);
+        var written = WrittenOf(stored);
+        Broadcast(written);
         CompleteDuplicates(committed: true);
         OnChangesCommitted();
         for (var i = 0; i < stored.Count; i++)
         {
-            batch[i].Complete(PublishResult.Committed(stored[i].Seq));
+            batch[i].Complete(AnswerFor(batch[i].Change, stored[i]));
         }
 
         // Last: the other nodes learn of the batch after its publishers have their answers.
-        _feed.Publish(stored);
+        _feed.Publish(written);
     }
 
     /// <summary>

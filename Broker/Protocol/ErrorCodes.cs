@@ -23,4 +23,5 @@ internal static class ErrorCodes
     public const string ReplicatedTopic = "replicated_topic";
     public const string TooManySites = "too_many_sites";
     public const string SeqGap = "seq_gap";
+    public const string SiteLinkBusy = "site_link_busy";
 }

@@ -13,9 +13,11 @@ internal sealed class OriginPolicy(IOptions<BrokerOptions> options)
 {
     private readonly string[] _allowed = options.Value.AllowedOrigins ?? [];
 
-    public bool IsAllowed(HttpRequest request)
+    public bool IsAllowed(HttpRequest request) => IsAllowed(request.Headers.Origin.ToString(), request.Host.Value);
+
+    /// <summary>The same rule from the raw header values (the WebSocket upgrade below HTTP reads them itself).</summary>
+    public bool IsAllowed(string? origin, string? host)
     {
-        var origin = request.Headers.Origin.ToString();
         if (string.IsNullOrEmpty(origin))
         {
             return true;
@@ -26,7 +28,7 @@ internal sealed class OriginPolicy(IOptions<BrokerOptions> options)
             return false;
         }
 
-        if (uri.IsLoopback || string.Equals(uri.Authority, request.Host.Value, StringComparison.OrdinalIgnoreCase))
+        if (uri.IsLoopback || string.Equals(uri.Authority, host, StringComparison.OrdinalIgnoreCase))
         {
             return true;
         }

@@ -1,3 +1,4 @@
+using System.Net;
 using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.Extensions.Options;
 
@@ -50,5 +51,45 @@ internal static class TrustedProxies
         }
 
         return app;
+    }
+}
+
+/// <summary>
+/// The client address <see cref="TrustedProxies"/>' middleware gives a request, for the WebSocket
+/// upgrade below HTTP, which reads <c>X-Forwarded-For</c> itself: the last entry (the one the
+/// proxy added) when the remote is a trusted proxy, the remote otherwise.
+/// </summary>
+internal sealed class ForwardedClientResolver(TrustedProxyOptions options)
+{
+    private readonly IPAddress[] _proxies = [.. options.ParsedProxies()];
+    private readonly System.Net.IPNetwork[] _networks = [.. options.ParsedNetworks()];
+
+    /// <summary>False when the entry is not a plain address: the caller leaves that request to HTTP and the middleware itself.</summary>
+    public bool TryResolve(IPAddress? remote, string? forwardedFor, out IPAddress? client)
+    {
+        client = remote;
+        if (forwardedFor is null || remote is null || !IsKnownProxy(remote))
+        {
+            return true;
+        }
+
+        var last = forwardedFor[(forwardedFor.LastIndexOf(',') + 1)..].Trim();
+        if (!IPEndPoint.TryParse(last, out var endPoint))
+        {
+            return false;
+        }
+
+        client = endPoint.Address;
+        return true;
+    }
+
+    private bool IsKnownProxy(IPAddress address)
+    {
+        if (address.IsIPv4MappedToIPv6 && IsKnownProxy(address.MapToIPv4()))
+        {
+            return true;
+        }
+
+        return _proxies.Contains(address) || _networks.Any(network => network.Contains(address));
     }
 }

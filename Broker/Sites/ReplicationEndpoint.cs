@@ -1,9 +1,13 @@
+using System.Net.WebSockets;
 using Microsoft.Extensions.Options;
+using Npgsql;
 using TopicBroker.Endpoints;
 using TopicBroker.Hosting;
+using TopicBroker.Ingest;
 using TopicBroker.Protocol;
 using TopicBroker.Protocol.Inbound;
 using TopicBroker.Security;
+using TopicBroker.Storage;
 using TopicBroker.Topics;
 
 namespace TopicBroker.Sites;
@@ -18,7 +22,7 @@ internal static class ReplicationEndpoint
     }
 
     private static async Task HandleAsync(
-        HttpContext context, string site, TopicRegistry topics, ReplicationHub hub, OriginPolicy origins, TokenValidator tokens, IOptions<BrokerOptions> options)
+        HttpContext context, string site, TopicRegistry topics, ReplicationHub hub, IngestPipeline pipeline, OriginPolicy origins, TokenValidator tokens, IOptions<BrokerOptions> options)
     {
         // Every refusal comes before the upgrade, as an HTTP status with the error object: the
         // restaurant's broker logs it and retries later.
@@ -67,18 +71,69 @@ internal static class ReplicationEndpoint
             return;
         }
 
-        if (topics.TryAddSite(site) == TopicLookup.TooManySites)
+        // The site is stored (its topics at seq 0) when its first link is accepted, and counted
+        // in the store, so Broker:Sites:MaxSites bounds a whole cluster's sites.
+        bool registered;
+        try
+        {
+            registered = await pipeline.RunOnStoreAsync(
+                store => store.RegisterSiteAsync(site, topics.ConfiguredTopics, topics.MaxSites, context.RequestAborted), context.RequestAborted).ConfigureAwait(false);
+        }
+        catch (StoreUnavailableException)
+        {
+            await JsonAnswers.WriteErrorAsync(context, StatusCodes.Status503ServiceUnavailable, ErrorCodes.Unavailable, "The store cannot be reached; retry later.").ConfigureAwait(false);
+            return;
+        }
+        catch (OperationCanceledException) when (!context.RequestAborted.IsCancellationRequested)
+        {
+            // The pipeline is draining: the broker is stopping.
+            await JsonAnswers.WriteErrorAsync(context, StatusCodes.Status503ServiceUnavailable, ErrorCodes.ShuttingDown, "The broker is shutting down; retry when it is back.").ConfigureAwait(false);
+            return;
+        }
+
+        if (!registered || topics.TryAddStoredSite(site) != TopicLookup.Found)
         {
             await JsonAnswers.WriteErrorAsync(context, StatusCodes.Status409Conflict, ErrorCodes.TooManySites, $"Broker:Sites:MaxSites ({topics.MaxSites}) sites exist; site '{site}' is not one of them.").ConfigureAwait(false);
             return;
         }
 
-        using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
+        // One link per site in the whole deployment: refused while a link on another node holds it.
+        SiteLinkLease? lease;
+        try
         {
-            // A link to a restaurant crosses the internet: the runtime's ping/pong finds a dead one.
-            KeepAliveInterval = options.Value.PingInterval,
-            KeepAliveTimeout = options.Value.PongTimeout,
-        }).ConfigureAwait(false);
-        await hub.RunAsync(site, socket, allowed, context.Connection.RemoteIpAddress).ConfigureAwait(false);
+            lease = await hub.ClaimAsync(site, context.RequestAborted).ConfigureAwait(false);
+        }
+        catch (NpgsqlException)
+        {
+            await JsonAnswers.WriteErrorAsync(context, StatusCodes.Status503ServiceUnavailable, ErrorCodes.Unavailable, "The store cannot be reached; retry later.").ConfigureAwait(false);
+            return;
+        }
+
+        if (lease is null)
+        {
+            await JsonAnswers.WriteErrorAsync(context, StatusCodes.Status409Conflict, ErrorCodes.SiteLinkBusy, $"Another replication link of site '{site}' is open (on another node); retry once it has ended.").ConfigureAwait(false);
+            return;
+        }
+
+        WebSocket socket;
+        try
+        {
+            socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
+            {
+                // A link to a restaurant crosses the internet: the runtime's ping/pong finds a dead one.
+                KeepAliveInterval = options.Value.PingInterval,
+                KeepAliveTimeout = options.Value.PongTimeout,
+            }).ConfigureAwait(false);
+        }
+        catch
+        {
+            await lease.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        using (socket)
+        {
+            await hub.RunAsync(site, socket, allowed, context.Connection.RemoteIpAddress, lease).ConfigureAwait(false);
+        }
     }
 }

@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Net;
 using System.Net.WebSockets;
-using System.Text.Json;
 using System.Threading.Channels;
 using TopicBroker.Ingest;
 using TopicBroker.Protocol;
@@ -86,6 +85,11 @@ internal sealed partial class ReplicationSession
         {
             await _aborted.CancelAsync().ConfigureAwait(false);
             _socket.Abort();
+            // However the link ended, it ends only once every change it handed to the pipeline
+            // is answered: the site's lock is released after this, so a link that follows never
+            // writes while one of these is still on its way (protocol.md "Sites and upstream replication").
+            _inFlight.Writer.TryComplete();
+            await DrainUnansweredAsync(_inFlight.Reader).ConfigureAwait(false);
             _aborted.Dispose();
             Log.LinkClosed(_logger, Id, Site);
         }
@@ -176,107 +180,30 @@ internal sealed partial class ReplicationSession
     /// <summary>Hands one frame to the pipeline; null for frames that need no answer; a fault for one that ends the link.</summary>
     private InFlight? Take(byte[] message)
     {
-        try
+        if (!ReplicationFrameReader.TryRead(message, _topics, out var frame, out var error))
         {
-            using var document = JsonDocument.Parse(message);
-            var root = document.RootElement;
-            var type = root.ValueKind == JsonValueKind.Object && root.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
-            if (type == ReplicationMessages.Position)
+            return InFlight.Fault(error.Code, error.Message);
+        }
+
+        if (frame.Type == ReplicationFrameType.Position)
+        {
+            foreach (var (topic, seq) in frame.Positions!)
             {
-                TakePosition(root);
-                return null;
+                _topics[topic].RestaurantSeq = seq;
             }
 
-            if (type is not (FrameTypes.Update or FrameTypes.Snapshot))
-            {
-                return InFlight.Fault(ErrorCodes.UnknownType, "A replication link sends update, snapshot and position frames.");
-            }
-
-            if (!root.TryGetProperty("topic", out var topicName) || topicName.ValueKind != JsonValueKind.String
-                || !_topics.TryGetValue(topicName.GetString()!, out var link))
-            {
-                return InFlight.Fault(ErrorCodes.UnknownTopic, "The frame's topic is not one of this link's (see the welcome frame).");
-            }
-
-            if (!root.TryGetProperty("seq", out var seqElement) || !seqElement.TryGetInt64(out var seq) || seq < 0)
-            {
-                return InFlight.Fault(ErrorCodes.InvalidJson, "'seq' must be a non-negative integer.");
-            }
-
-            return type == FrameTypes.Update ? TakeUpdate(link, seq, root) : TakeSnapshot(link, seq, root);
+            return null;
         }
-        catch (JsonException)
+
+        var link = _topics[frame.Topic];
+        link.Received = frame.Seq;
+        if (frame.Type == ReplicationFrameType.Update)
         {
-            return InFlight.Fault(ErrorCodes.InvalidJson, "The message is not valid JSON.");
-        }
-    }
-
-    private InFlight TakeUpdate(SiteTopicLink link, long seq, JsonElement root)
-    {
-        var id = root.TryGetProperty("id", out var idElement) && idElement.ValueKind == JsonValueKind.String ? idElement.GetString() : null;
-        if (seq == 0 || !EntityRules.IsValidId(id))
-        {
-            return InFlight.Fault(ErrorCodes.InvalidId, "An update needs a seq above 0 and a valid 'id'.");
+            return new InFlight(link, _pipeline.PublishAsync(new InboundChange(link.State, frame.Id!, frame.Data, frame.Seq), CancellationToken.None));
         }
 
-        var op = root.TryGetProperty("op", out var opElement) && opElement.ValueKind == JsonValueKind.String ? opElement.GetString() : ChangeOps.Upsert;
-        byte[]? data = null;
-        if (op == ChangeOps.Upsert)
-        {
-            if (!root.TryGetProperty("data", out var dataElement) || dataElement.ValueKind != JsonValueKind.Object)
-            {
-                return InFlight.Fault(ErrorCodes.InvalidData, EntityRules.UpsertNeedsData);
-            }
-
-            data = JsonSerializer.SerializeToUtf8Bytes(dataElement);
-        }
-        else if (op != ChangeOps.Delete)
-        {
-            return InFlight.Fault(ErrorCodes.InvalidOp, EntityRules.OpRule);
-        }
-
-        link.Received = seq;
-        return new InFlight(link, _pipeline.PublishAsync(new InboundChange(link.State, id!, data, seq), CancellationToken.None));
-    }
-
-    private InFlight TakeSnapshot(SiteTopicLink link, long seq, JsonElement root)
-    {
-        if (!root.TryGetProperty("data", out var data) || data.ValueKind != JsonValueKind.Object)
-        {
-            return InFlight.Fault(ErrorCodes.InvalidData, "A snapshot needs 'data', an object mapping ids to objects.");
-        }
-
-        var entities = new Dictionary<string, byte[]>(StringComparer.Ordinal);
-        foreach (var entity in data.EnumerateObject())
-        {
-            if (entity.Value.ValueKind != JsonValueKind.Object || !EntityRules.IsValidId(entity.Name))
-            {
-                return InFlight.Fault(ErrorCodes.InvalidData, "Every entity of a snapshot needs a valid id and an object.");
-            }
-
-            entities[entity.Name] = JsonSerializer.SerializeToUtf8Bytes(entity.Value);
-        }
-
-        link.Received = seq;
-        Log.Resynchronising(_logger, Id, Site, link.State.Name, seq, entities.Count);
-        return new InFlight(link, _pipeline.ResyncAsync(link.State, seq, entities, CancellationToken.None));
-    }
-
-    private void TakePosition(JsonElement root)
-    {
-        if (!root.TryGetProperty("topics", out var topics) || topics.ValueKind != JsonValueKind.Object)
-        {
-            return;
-        }
-
-        foreach (var topic in topics.EnumerateObject())
-        {
-            if (_topics.TryGetValue(topic.Name, out var link) && topic.Value.ValueKind == JsonValueKind.Object
-                && topic.Value.TryGetProperty("seq", out var seq) && seq.TryGetInt64(out var value))
-            {
-                link.RestaurantSeq = value;
-            }
-        }
+        Log.Resynchronising(_logger, Id, Site, link.State.Name, frame.Seq, frame.Entities!.Count);
+        return new InFlight(link, _pipeline.ResyncAsync(link.State, frame.Seq, frame.Entities, CancellationToken.None));
     }
 
     private async Task AckLoopAsync()

@@ -21,4 +21,12 @@ public sealed class SitesOptions
     /// </summary>
     [Range(1024, 1024 * 1024 * 1024)]
     public int MaxReplicationMessageBytes { get; set; } = 64 * 1024 * 1024;
+
+    /// <summary>
+    /// Cluster mode: how often a node checks the PostgreSQL connection that holds a site's
+    /// replication link lock; a failed check ends the link (protocol.md "Sites and upstream
+    /// replication"). Short enough that a lost lock is noticed within seconds, long enough to
+    /// cost nothing: one <c>SELECT 1</c> per connected site.
+    /// </summary>
+    public TimeSpan LinkLockCheckInterval { get; set; } = TimeSpan.FromSeconds(5);
 }

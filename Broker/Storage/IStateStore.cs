@@ -35,6 +35,13 @@ internal interface IStateStore : IAsyncDisposable
     /// <summary>The sites with a stored topic (a site topic is named site/topic), in the order they were first stored, at start-up.</summary>
     Task<IReadOnlyList<string>> LoadSiteNamesAsync(CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Stores the site's <paramref name="topics"/> at seq 0 unless the site is stored already;
+    /// false (nothing stored) when <paramref name="maxSites"/> other sites are stored. The count is
+    /// the store's, so <c>Broker:Sites:MaxSites</c> bounds the sites of a whole cluster.
+    /// </summary>
+    Task<bool> RegisterSiteAsync(string site, IReadOnlyList<string> topics, int maxSites, CancellationToken cancellationToken);
+
     /// <summary>Every topic's committed seq, in one query.</summary>
     Task<IReadOnlyDictionary<string, long>> ReadCommittedSeqsAsync(CancellationToken cancellationToken);
 

@@ -5,6 +5,57 @@ namespace TopicBroker.Storage;
 // Sites and upstream replication (protocol.md "Sites and upstream replication").
 internal sealed partial class PostgresStateStore
 {
+    // Any constant (apart from PostgresSchema's): the key that serialises site registrations between nodes.
+    private const long SiteRegistrationLock = 0x546F706963427232;
+
+    public async Task<bool> RegisterSiteAsync(string site, IReadOnlyList<string> topics, int maxSites, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await EnsureMigratedAsync(cancellationToken).ConfigureAwait(false);
+            await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            // Nodes registering sites take turns, so two new sites never both take the last place.
+            await using (var lockCommand = new NpgsqlCommand($"SELECT pg_advisory_xact_lock({SiteRegistrationLock})", connection, transaction))
+            {
+                await lockCommand.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            await using (var count = new NpgsqlCommand("""
+                SELECT count(DISTINCT split_part(topic, '/', 1)), bool_or(starts_with(topic, @prefix))
+                FROM topics WHERE position('/' in topic) > 1
+                """, connection, transaction))
+            {
+                count.Parameters.AddWithValue("prefix", site + "/");
+                await using var reader = await count.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+                if (!reader.IsDBNull(1) && reader.GetBoolean(1))
+                {
+                    return true;
+                }
+
+                if (reader.GetInt64(0) >= maxSites)
+                {
+                    return false;
+                }
+            }
+
+            await using (var insert = new NpgsqlCommand(
+                "INSERT INTO topics (topic, seq) SELECT topic, 0 FROM unnest(@topics) AS t(topic) ON CONFLICT (topic) DO NOTHING", connection, transaction))
+            {
+                insert.Parameters.AddWithValue("topics", topics.Select(topic => site + "/" + topic).ToArray());
+                await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (NpgsqlException ex)
+        {
+            throw new StoreUnavailableException($"PostgreSQL could not store site {site}: {ex.Message}", ex);
+        }
+    }
+
     public async Task ReplaceTopicAsync(string topic, long seq, IReadOnlyDictionary<string, byte[]> entities, CancellationToken cancellationToken)
     {
         try

@@ -124,6 +124,25 @@ internal sealed partial class PostgresStateStore : IStateStore
             await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
 
+            // Site topics first: their rows locked and their committed seqs read, so a replicated
+            // change is written only as its topic's next seq (see ReplicatedSeqs). Site topics
+            // are locked before the others in every transaction that writes both, and sorted
+            // within each kind, so no two transactions wait on each other in a cycle.
+            var outcomes = new ReplicatedWrite[batch.Count];
+            var replicatedTopics = ReplicatedSeqs.TopicsOf(batch);
+            if (replicatedTopics.Length > 0)
+            {
+                outcomes = ReplicatedSeqs.Settle(batch, await LockTopicsAsync(connection, transaction, replicatedTopics, cancellationToken).ConfigureAwait(false));
+            }
+
+            var all = batch;
+            batch = ReplicatedSeqs.Written(all, outcomes);
+            if (batch.Count == 0)
+            {
+                await transaction.RollbackAsync(cancellationToken).ConfigureAwait(false);
+                return ReplicatedSeqs.Merge(all, outcomes, []);
+            }
+
             var counts = new SortedDictionary<string, long>(StringComparer.Ordinal);
             foreach (var change in batch)
             {
@@ -158,12 +177,32 @@ internal sealed partial class PostgresStateStore : IStateStore
 
             await WriteChangesAsync(connection, transaction, committed, next, cancellationToken).ConfigureAwait(false);
             await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-            return committed;
+            return replicatedTopics.Length == 0 ? committed : ReplicatedSeqs.Merge(all, outcomes, committed);
         }
         catch (NpgsqlException ex)
         {
             throw new StoreUnavailableException($"PostgreSQL could not commit: {ex.Message}", ex);
         }
+    }
+
+    /// <summary>Locks the rows of <paramref name="topics"/> (sorted) until the transaction ends, creating missing ones at seq 0; returns their seqs.</summary>
+    private static async Task<Dictionary<string, long>> LockTopicsAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, string[] topics, CancellationToken cancellationToken)
+    {
+        var seqs = new Dictionary<string, long>(StringComparer.Ordinal);
+        await using var command = new NpgsqlCommand("""
+            INSERT INTO topics (topic, seq) SELECT topic, 0 FROM unnest(@topics) AS t(topic) ORDER BY topic
+            ON CONFLICT (topic) DO UPDATE SET seq = topics.seq
+            RETURNING topic, seq
+            """, connection, transaction);
+        command.Parameters.AddWithValue("topics", topics);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            seqs[reader.GetString(0)] = reader.GetInt64(1);
+        }
+
+        return seqs;
     }
 
     /// <summary>

@@ -19,6 +19,47 @@ internal sealed partial class SqliteStateStore
         return Task.FromResult<IReadOnlyList<string>>(sites);
     }
 
+    public Task<bool> RegisterSiteAsync(string site, IReadOnlyList<string> topics, int maxSites, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var transaction = _connection.BeginTransaction();
+            using (var count = Prepare(
+                "SELECT count(DISTINCT substr(topic, 1, instr(topic, '/') - 1)), coalesce(sum(substr(topic, 1, length($prefix)) = $prefix), 0) FROM topics WHERE instr(topic, '/') > 1",
+                "$prefix"))
+            {
+                count.Transaction = transaction;
+                count.Parameters[0].Value = site + "/";
+                using var reader = count.ExecuteReader();
+                reader.Read();
+                if (reader.GetInt64(1) > 0)
+                {
+                    return Task.FromResult(true);
+                }
+
+                if (reader.GetInt64(0) >= maxSites)
+                {
+                    return Task.FromResult(false);
+                }
+            }
+
+            using (var insert = Prepare("INSERT INTO topics (topic, seq) VALUES ($topic, 0) ON CONFLICT (topic) DO NOTHING", "$topic"))
+            {
+                foreach (var topic in topics)
+                {
+                    Run(insert, transaction, site + "/" + topic);
+                }
+            }
+
+            transaction.Commit();
+            return Task.FromResult(true);
+        }
+        catch (SqliteException ex)
+        {
+            throw new StoreUnavailableException($"SQLite could not store site {site} ({ex.SqliteErrorCode}): {ex.Message}", ex);
+        }
+    }
+
     public Task ReplaceTopicAsync(string topic, long seq, IReadOnlyDictionary<string, byte[]> entities, CancellationToken cancellationToken)
     {
         try

@@ -149,8 +149,17 @@ internal sealed partial class SqliteStateStore : IStateStore
         try
         {
             using var transaction = _connection.BeginTransaction();
-            var committed = WriteBatch(transaction, batch);
+            var outcomes = new ReplicatedWrite[batch.Count];
+            var replicatedTopics = ReplicatedSeqs.TopicsOf(batch);
+            if (replicatedTopics.Length > 0)
+            {
+                // Applied at most once by the restaurant's seq, decided in the transaction (see ReplicatedSeqs).
+                outcomes = ReplicatedSeqs.Settle(batch, ReadTopicSeqs(transaction, replicatedTopics));
+            }
+
+            var written = WriteBatch(transaction, replicatedTopics.Length == 0 ? batch : ReplicatedSeqs.Written(batch, outcomes));
             transaction.Commit();
+            IReadOnlyList<StoredChange> committed = replicatedTopics.Length == 0 ? written : ReplicatedSeqs.Merge(batch, outcomes, written);
             // Our own commits do not move our connection's data_version; only other programs' do.
             return Task.FromResult(committed);
         }
@@ -280,6 +289,22 @@ internal sealed partial class SqliteStateStore : IStateStore
 
         _connection.Dispose();
         return ValueTask.CompletedTask;
+    }
+
+    private Dictionary<string, long> ReadTopicSeqs(SqliteTransaction transaction, string[] topics)
+    {
+        var seqs = new Dictionary<string, long>(StringComparer.Ordinal);
+        using var command = _connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = "SELECT seq FROM topics WHERE topic = $topic";
+        var parameter = command.Parameters.Add("$topic", SqliteType.Text);
+        foreach (var topic in topics)
+        {
+            parameter.Value = topic;
+            seqs[topic] = command.ExecuteScalar() is long seq ? seq : 0;
+        }
+
+        return seqs;
     }
 
     private IReadOnlyList<StoredChange> WriteBatch(SqliteTransaction transaction, IReadOnlyList<NewChange> batch)

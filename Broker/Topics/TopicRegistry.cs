@@ -95,8 +95,30 @@ internal sealed class TopicRegistry
     public bool IsSiteTopicName(string name, out string site, out string topic) =>
         SitesEnabled & SiteTopicName.TrySplit(name, out site, out topic) && _configured.ContainsKey(topic);
 
+    /// <summary>
+    /// Raised (outside the registry's lock) after a site's topics were created, with the site's
+    /// name; a cluster node then reads what the store already holds for them.
+    /// </summary>
+    public event Action<string>? SiteAdded;
+
     /// <summary>Creates a site's topics unless it exists; refused past <c>Broker:Sites:MaxSites</c>.</summary>
-    public TopicLookup TryAddSite(string site)
+    public TopicLookup TryAddSite(string site) => TryAddSite(site, stored: false);
+
+    /// <summary>
+    /// Creates the topics of a site the store holds (loaded at start-up, or committed by another
+    /// cluster node): never refused for <c>Broker:Sites:MaxSites</c>, which the store applied
+    /// when it stored the site (<see cref="Storage.IStateStore.RegisterSiteAsync"/>).
+    /// </summary>
+    public TopicLookup TryAddStoredSite(string site) => TryAddSite(site, stored: true);
+
+    /// <summary>For a site topic name (<c>site-12/orders</c>): creates its site as a stored one, and gives the topic.</summary>
+    public bool TryAddStoredSiteOf(string name, [NotNullWhen(true)] out TopicState? topic)
+    {
+        topic = null;
+        return IsSiteTopicName(name, out var site, out _) && TryAddStoredSite(site) == TopicLookup.Found && TryGet(name, out topic);
+    }
+
+    private TopicLookup TryAddSite(string site, bool stored)
     {
         if (!SitesEnabled || !SiteTopicName.IsValidSite(site))
         {
@@ -110,7 +132,7 @@ internal sealed class TopicRegistry
                 return TopicLookup.Found;
             }
 
-            if (_sites.Count >= MaxSites)
+            if (_sites.Count >= MaxSites && !stored)
             {
                 return TopicLookup.TooManySites;
             }
@@ -125,7 +147,9 @@ internal sealed class TopicRegistry
             // Published last, so whoever sees the site in All or Sites also finds its topics.
             Volatile.Write(ref _siteNames, [.. _siteNames, site]);
             Volatile.Write(ref _all, [.. _all, .. topics]);
-            return TopicLookup.Found;
         }
+
+        SiteAdded?.Invoke(site);
+        return TopicLookup.Found;
     }
 }

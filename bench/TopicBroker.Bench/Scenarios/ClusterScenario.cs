@@ -5,6 +5,7 @@ using TopicBroker.Bench.Hosting;
 using TopicBroker.Bench.Measurement;
 using TopicBroker.Bench.Options;
 using TopicBroker.Bench.Reporting;
+using TopicBroker.Testing;
 
 namespace TopicBroker.Bench.Scenarios;
 
@@ -94,8 +95,9 @@ internal sealed class ClusterScenario : ISelfHostedScenario
             $"{_payloadBytes}-byte data, PostgreSQL fsync {(_fsync ? "on" : "off")}; warm-up {_warmupSeconds} s, measured {_durationSeconds} s");
 
         // Every server is disposed in reverse order on every path: a failure, Ctrl+C (the token), or the end.
-        await using var postgres = await PostgresProcess.StartAsync(_fsync, cancellationToken).ConfigureAwait(false);
-        await using var redis = await RedisProcess.StartAsync(cancellationToken).ConfigureAwait(false);
+        await using var postgres = await BenchSetupException.WhenStartFailsAsync(
+            "PostgreSQL", PostgresProcess.StartAsync(_fsync, ["max_connections=200", "shared_buffers=256MB"], cancellationToken)).ConfigureAwait(false);
+        await using var redis = await BenchSetupException.WhenStartFailsAsync("redis-server", RedisProcess.StartAsync(cancellationToken)).ConfigureAwait(false);
         output.WriteLine($"cluster: PostgreSQL on 127.0.0.1:{postgres.Port}, Redis on {redis.Configuration}");
         var nodes = new List<BenchBroker>();
         try
