@@ -9,7 +9,7 @@ namespace TopicBroker.Connections;
 /// instead of one per frame. Outside a batch, writes (the WebSocket's own pongs and closes) go
 /// straight through. An idle connection holds no buffer: it is rented per batch.
 /// </summary>
-internal sealed class CoalescingStream(Stream inner) : Stream
+internal sealed class CoalescingStream(Stream inner) : AsyncDuplexStream
 {
     /// <summary>A batch that grows past this is written out early, bounding the memory it takes.</summary>
     private const int MaxBatchBytes = 64 * 1024;
@@ -19,16 +19,6 @@ internal sealed class CoalescingStream(Stream inner) : Stream
     private byte[]? _buffer;
     private int _count;
     private volatile bool _batching;
-
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => true;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
     /// <summary>
     /// Adds a complete WebSocket frame built elsewhere (<see cref="Protocol.OutboundFrame.WireBytes"/>)
@@ -130,16 +120,6 @@ internal sealed class CoalescingStream(Stream inner) : Stream
     // Gathered bytes go out at the end of the batch, not on the WebSocket's flush requests.
     public override Task FlushAsync(CancellationToken cancellationToken) =>
         _batching ? Task.CompletedTask : inner.FlushAsync(cancellationToken);
-
-    public override void Flush() => throw new NotSupportedException("Asynchronous use only.");
-
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("Asynchronous use only.");
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException("Asynchronous use only.");
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

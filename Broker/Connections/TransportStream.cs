@@ -10,20 +10,10 @@ namespace TopicBroker.Connections;
 /// waits for data before it rents one). Disposing leaves the pipes to Kestrel, which completes
 /// them when the connection ends.
 /// </summary>
-internal sealed class TransportStream(IDuplexPipe transport) : Stream
+internal sealed class TransportStream(IDuplexPipe transport) : AsyncDuplexStream
 {
     private readonly PipeReader _input = transport.Input;
     private readonly PipeWriter _output = transport.Output;
-
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => true;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
     public override async ValueTask<int> ReadAsync(Memory<byte> destination, CancellationToken cancellationToken = default)
     {
@@ -54,16 +44,6 @@ internal sealed class TransportStream(IDuplexPipe transport) : Stream
 
     public override Task FlushAsync(CancellationToken cancellationToken) =>
         _output.FlushAsync(cancellationToken).AsTask();
-
-    public override void Flush() => throw new NotSupportedException("Asynchronous use only.");
-
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("Asynchronous use only.");
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException("Asynchronous use only.");
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

@@ -117,14 +117,8 @@ internal static class TopicApiEndpoints
         HttpContext context, string topic, string id, ChangeReader parser, IngestPipeline pipeline, TokenValidator tokens, IOptions<BrokerOptions> options)
     {
         id = EntityId(context, id);
-        if (!await AuthorizeAsync(context, tokens, grants => grants.MayPublish(topic)).ConfigureAwait(false))
+        if (await CheckWriteAsync(context, topic, id, parser, tokens).ConfigureAwait(false) is not { } state)
         {
-            return;
-        }
-
-        if (!parser.TryGetTopic(topic, out var state, out var error) || !EntityRules.TryValidateId(id, out error))
-        {
-            await WriteAnswerAsync(context, PublishResult.Rejected(error)).ConfigureAwait(false);
             return;
         }
 
@@ -143,7 +137,7 @@ internal static class TopicApiEndpoints
             return;
         }
 
-        if (!ChangeReader.TryReadBody(body, out error))
+        if (!ChangeReader.TryReadBody(body, out var error))
         {
             await WriteAnswerAsync(context, PublishResult.Rejected(error)).ConfigureAwait(false);
             return;
@@ -156,19 +150,33 @@ internal static class TopicApiEndpoints
     private static async Task DeleteAsync(HttpContext context, string topic, string id, ChangeReader parser, IngestPipeline pipeline, TokenValidator tokens)
     {
         id = EntityId(context, id);
-        if (!await AuthorizeAsync(context, tokens, grants => grants.MayPublish(topic)).ConfigureAwait(false))
+        if (await CheckWriteAsync(context, topic, id, parser, tokens).ConfigureAwait(false) is not { } state)
         {
-            return;
-        }
-
-        if (!parser.TryGetTopic(topic, out var state, out var error) || !EntityRules.TryValidateId(id, out error))
-        {
-            await WriteAnswerAsync(context, PublishResult.Rejected(error)).ConfigureAwait(false);
             return;
         }
 
         var result = await pipeline.PublishAsync(new InboundChange(state, id, null), context.RequestAborted).ConfigureAwait(false);
         await WriteAnswerAsync(context, result).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// What a publish and a delete check first: the token's grant, the topic and the id. Null when
+    /// refused, with the answer written.
+    /// </summary>
+    private static async Task<TopicState?> CheckWriteAsync(HttpContext context, string topic, string id, ChangeReader parser, TokenValidator tokens)
+    {
+        if (!await AuthorizeAsync(context, tokens, grants => grants.MayPublish(topic)).ConfigureAwait(false))
+        {
+            return null;
+        }
+
+        if (!parser.TryGetTopic(topic, out var state, out var error) || !EntityRules.TryValidateId(id, out error))
+        {
+            await WriteAnswerAsync(context, PublishResult.Rejected(error)).ConfigureAwait(false);
+            return null;
+        }
+
+        return state;
     }
 
     /// <summary>Reads the whole body, or returns null as soon as it passes <paramref name="limit"/> bytes.</summary>

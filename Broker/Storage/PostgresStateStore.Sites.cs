@@ -94,16 +94,7 @@ internal sealed partial class PostgresStateStore
     {
         try
         {
-            await EnsureMigratedAsync(cancellationToken).ConfigureAwait(false);
-            await using var command = _dataSource.CreateCommand("SELECT topic, acknowledged FROM upstream_positions");
-            var positions = new Dictionary<string, long>(StringComparer.Ordinal);
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                positions[reader.GetString(0)] = reader.GetInt64(1);
-            }
-
-            return positions;
+            return await ReadTopicNumbersAsync("SELECT topic, acknowledged FROM upstream_positions", cancellationToken).ConfigureAwait(false);
         }
         catch (NpgsqlException ex)
         {

@@ -377,21 +377,27 @@ internal sealed partial class PostgresStateStore : IStateStore
     {
         try
         {
-            await EnsureMigratedAsync(cancellationToken).ConfigureAwait(false);
-            await using var command = _dataSource.CreateCommand("SELECT topic, seq FROM topics");
-            var seqs = new Dictionary<string, long>(StringComparer.Ordinal);
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                seqs[reader.GetString(0)] = reader.GetInt64(1);
-            }
-
-            return seqs;
+            return await ReadTopicNumbersAsync("SELECT topic, seq FROM topics", cancellationToken).ConfigureAwait(false);
         }
         catch (NpgsqlException ex)
         {
             throw new StoreUnavailableException($"PostgreSQL could not read topic seqs: {ex.Message}", ex);
         }
+    }
+
+    /// <summary>Runs a query of (topic, number) rows, migrated first, into a dictionary by topic.</summary>
+    private async Task<Dictionary<string, long>> ReadTopicNumbersAsync(string sql, CancellationToken cancellationToken)
+    {
+        await EnsureMigratedAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = _dataSource.CreateCommand(sql);
+        var numbers = new Dictionary<string, long>(StringComparer.Ordinal);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            numbers[reader.GetString(0)] = reader.GetInt64(1);
+        }
+
+        return numbers;
     }
 
     public async ValueTask DisposeAsync()
