@@ -166,6 +166,35 @@ internal sealed class BridgeClientConnection : IAsyncDisposable
         }
     }
 
+    /// <summary>Writes one line into <paramref name="destination"/> (at least <see cref="UpdateLineWriter.MaxLineBytes"/>) and returns its length.</summary>
+    public delegate int LineWriter(Span<byte> destination, long timestamp);
+
+    /// <summary>
+    /// Keeps the in-flight window full until <paramref name="endTimestamp"/>: waits for a refill's
+    /// worth of room (an eighth of the window), so writes are batches rather than single lines,
+    /// then fills a batch of up to <paramref name="batchBytes"/> with what <paramref name="writeLine"/> writes.
+    /// </summary>
+    public async Task KeepWindowFullAsync(int batchBytes, TimeSpan answerTimeout, long endTimestamp, LineWriter writeLine, CancellationToken cancellationToken)
+    {
+        var batch = new byte[batchBytes];
+        var refill = Math.Max(1, MaxInFlight / 8);
+        while (MonotonicClock.Now < endTimestamp)
+        {
+            await WaitForRoomAsync(refill, answerTimeout, cancellationToken).ConfigureAwait(false);
+            var room = (int)(MaxInFlight - InFlight);
+            var now = MonotonicClock.Now;
+            var length = 0;
+            var count = 0;
+            while (count < room && length + UpdateLineWriter.MaxLineBytes <= batch.Length)
+            {
+                length += writeLine(batch.AsSpan(length), now);
+                count++;
+            }
+
+            await SendAsync(batch.AsMemory(0, length), count, now, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>Waits until <paramref name="lineCount"/> more lines fit under the in-flight bound.</summary>
     public async Task WaitForRoomAsync(int lineCount, TimeSpan timeout, CancellationToken cancellationToken)
     {

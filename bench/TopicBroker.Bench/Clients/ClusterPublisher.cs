@@ -39,29 +39,16 @@ internal sealed class ClusterPublisher(BridgeClientConnection bridge, UpdateLine
         return _paced.RunAsync(ratePerSecond, endTimestamp, cancellationToken);
     }
 
-    /// <summary>Keeps the connection's in-flight window full until <paramref name="endTimestamp"/>.</summary>
-    public async Task RunPipelinedAsync(long endTimestamp, CancellationToken cancellationToken)
+    /// <summary>Keeps the connection's in-flight window full until <paramref name="endTimestamp"/>, the topics in turn.</summary>
+    public Task RunPipelinedAsync(long endTimestamp, CancellationToken cancellationToken)
     {
-        var batch = new byte[BatchBytes];
-        var refill = Math.Max(1, bridge.MaxInFlight / 8);
         var topic = 0;
-        while (MonotonicClock.Now < endTimestamp)
+        return bridge.KeepWindowFullAsync(BatchBytes, s_answerTimeout, endTimestamp, (destination, now) =>
         {
-            // Wait for a refill's worth of room, so writes are batches rather than single lines.
-            await bridge.WaitForRoomAsync(refill, s_answerTimeout, cancellationToken).ConfigureAwait(false);
-            var room = (int)(bridge.MaxInFlight - bridge.InFlight);
-            var now = MonotonicClock.Now;
-            var length = 0;
-            var count = 0;
-            while (count < room && length + UpdateLineWriter.MaxLineBytes <= batch.Length)
-            {
-                length += lines.Write(batch.AsSpan(length), topic, _publishedPerTopic[topic], now);
-                Volatile.Write(ref _publishedPerTopic[topic], _publishedPerTopic[topic] + 1);
-                topic = topic + 1 == lines.TopicCount ? 0 : topic + 1;
-                count++;
-            }
-
-            await bridge.SendAsync(batch.AsMemory(0, length), count, now, cancellationToken).ConfigureAwait(false);
-        }
+            var length = lines.Write(destination, topic, _publishedPerTopic[topic], now);
+            Volatile.Write(ref _publishedPerTopic[topic], _publishedPerTopic[topic] + 1);
+            topic = topic + 1 == lines.TopicCount ? 0 : topic + 1;
+            return length;
+        }, cancellationToken);
     }
 }

@@ -205,28 +205,11 @@ internal sealed class IngestScenario : IScenario
     }
 
     /// <summary>Keeps the connection's in-flight window full until <paramref name="endTimestamp"/>, in batches.</summary>
-    private async Task WriteLinesAsync(BridgeClientConnection bridge, string idPrefix, long endTimestamp, CancellationToken cancellationToken)
+    private Task WriteLinesAsync(BridgeClientConnection bridge, string idPrefix, long endTimestamp, CancellationToken cancellationToken)
     {
         var lines = new UpdateLineWriter([_topic], idPrefix, IdsPerConnection, _payloadBytes);
-        var batch = new byte[BatchBytes];
-        var refill = Math.Max(1, bridge.MaxInFlight / 8);
         long sequence = 0;
-        while (MonotonicClock.Now < endTimestamp)
-        {
-            // Wait for a refill's worth of room, so writes are batches rather than single lines.
-            await bridge.WaitForRoomAsync(refill, s_answerTimeout, cancellationToken).ConfigureAwait(false);
-            var room = (int)(bridge.MaxInFlight - bridge.InFlight);
-            var now = MonotonicClock.Now;
-            var length = 0;
-            var count = 0;
-            while (count < room && length + UpdateLineWriter.MaxLineBytes <= batch.Length)
-            {
-                length += lines.Write(batch.AsSpan(length), 0, sequence++, now);
-                count++;
-            }
-
-            await bridge.SendAsync(batch.AsMemory(0, length), count, now, cancellationToken).ConfigureAwait(false);
-        }
+        return bridge.KeepWindowFullAsync(BatchBytes, s_answerTimeout, endTimestamp, (destination, now) => lines.Write(destination, 0, sequence++, now), cancellationToken);
     }
 
     private async Task<IngestMode> RunHttpAsync(BenchContext context, CancellationToken cancellationToken)
