@@ -146,6 +146,35 @@ public abstract class StateStoreSpecification
     }
 
     [Test]
+    public async Task Commits_OfSeveralChanges_TrimAsManyAsTheyPushOut_IncludingExternalOnes()
+    {
+        var store = await OpenAsync(historySize: 3);
+        await store.CommitAsync([.. Enumerable.Range(1, 4).Select(i => Upsert("orders", $"o{i}", "{}"))], default);
+        await store.CommitAsync([.. Enumerable.Range(5, 3).Select(i => Upsert("orders", $"o{i}", "{}"))], default);
+        Assert.That((await store.ReadChangesAsync("orders", 0, 100, default)).Select(c => c.Seq), Is.EqualTo(new[] { 5L, 6L, 7L }));
+
+        await ExecuteAsync("INSERT INTO entities (topic, id, data, seq) VALUES ('orders', 'x1', '{}', NULL), ('orders', 'x2', '{}', NULL)");
+        Assert.That(await store.CommitExternalChangesAsync(_ => true, default), Has.Count.EqualTo(2));
+        Assert.That((await store.ReadChangesAsync("orders", 0, 100, default)).Select(c => c.Seq), Is.EqualTo(new[] { 7L, 8L, 9L }));
+    }
+
+    [Test]
+    public async Task Reopened_WithASmallerHistorySize_KeepsOnlyTheNewestOfIt_OnceItCommits()
+    {
+        var store = await OpenAsync(historySize: 10);
+        await store.CommitAsync([.. Enumerable.Range(1, 8).Select(i => Upsert("orders", $"o{i}", "{}"))], default);
+        await store.CommitAsync([Upsert("robots", "r1", "{}")], default);
+        await store.DisposeAsync();
+        _opened.Remove(store);
+
+        var reopened = await OpenAsync(historySize: 3);
+        await reopened.CommitAsync([Upsert("orders", "o9", "{}")], default);
+
+        Assert.That((await reopened.ReadChangesAsync("orders", 0, 100, default)).Select(c => c.Seq), Is.EqualTo(new[] { 7L, 8L, 9L }));
+        Assert.That((await reopened.ReadChangesAsync("robots", 0, 100, default)).Select(c => c.Seq), Is.EqualTo(new[] { 1L }), "a topic within the smaller size keeps its history");
+    }
+
+    [Test]
     public async Task ReadChanges_ReturnsTheRangeInSeqOrder()
     {
         var store = await OpenAsync();

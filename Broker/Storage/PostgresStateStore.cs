@@ -419,6 +419,7 @@ internal sealed partial class PostgresStateStore : IStateStore
             if (!_migrated)
             {
                 await PostgresSchema.MigrateAsync(_dataSource, cancellationToken).ConfigureAwait(false);
+                await TrimHistoryAsync(cancellationToken).ConfigureAwait(false);
                 _migrated = true;
             }
         }
@@ -426,6 +427,19 @@ internal sealed partial class PostgresStateStore : IStateStore
         {
             _migrateGate.Release();
         }
+    }
+
+    /// <summary>
+    /// Trims every topic's history to this node's <see cref="BrokerOptions.HistorySize"/> once, at
+    /// start-up: a commit trims only the seqs it pushes out (see WriteChangesAsync), so history
+    /// kept by an earlier, larger HistorySize goes here.
+    /// </summary>
+    private async Task TrimHistoryAsync(CancellationToken cancellationToken)
+    {
+        await using var command = _dataSource.CreateCommand(
+            "DELETE FROM updates u USING topics t WHERE u.topic = t.topic AND u.seq <= t.seq - @historySize");
+        command.Parameters.AddWithValue("historySize", (long)_historySize);
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -489,9 +503,25 @@ internal sealed partial class PostgresStateStore : IStateStore
         batch.BatchCommands.Add(Command(
             "DELETE FROM external_deletes x USING unnest(@p1, @p2) AS t(topic, id) WHERE x.topic = t.topic AND x.id = t.id",
             finals.Select(i => topics[i]).ToArray(), finals.Select(i => ids[i]).ToArray()));
+        // Only the seqs this batch pushes out of the history: everything below them went with
+        // earlier commits (and at start-up, TrimHistoryAsync). A range from 0 would walk every dead
+        // row of the topic's history that VACUUM has not reclaimed yet, on every commit, and
+        // commits slow down as those pile up.
+        var first = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var change in changes)
+        {
+            if (!first.TryGetValue(change.Topic, out var seq) || change.Seq < seq)
+            {
+                first[change.Topic] = change.Seq;
+            }
+        }
+
+        var trimmed = next.Keys.Where(first.ContainsKey).ToArray();
         batch.BatchCommands.Add(Command(
-            "DELETE FROM updates u USING unnest(@p1, @p2) AS c(topic, cutoff) WHERE u.topic = c.topic AND u.seq <= c.cutoff",
-            next.Keys.ToArray(), next.Values.Select(following => following - 1 - _historySize).ToArray()));
+            "DELETE FROM updates u USING unnest(@p1, @p2, @p3) AS c(topic, low, cutoff) WHERE u.topic = c.topic AND u.seq > c.low AND u.seq <= c.cutoff",
+            trimmed,
+            trimmed.Select(topic => first[topic] - 1 - _historySize).ToArray(),
+            trimmed.Select(topic => next[topic] - 1 - _historySize).ToArray()));
         await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 

@@ -30,7 +30,10 @@ internal sealed class ClusterScenario : ISelfHostedScenario
     private const int DefaultSubscribersPerTopicPerNode = 2;
     private const int DefaultPublishersPerNode = 2;
     private const int DefaultInFlight = 1024;
-    private const double DefaultWarmupSeconds = 2;
+    // The nodes start with the scenario, so the warm-up is also their JIT's: on two shared cores
+    // tiered compilation takes 10 s or more of the load to reach tier 1 (a perf profile of a 2 s
+    // warm-up had a quarter of all CPU in the JIT), and a production node runs warm for days.
+    private const double DefaultWarmupSeconds = 15;
     private const double DefaultDurationSeconds = 10;
     private const int IdsPerTopic = 100;
     private static readonly TimeSpan s_connectTimeout = TimeSpan.FromSeconds(30);
