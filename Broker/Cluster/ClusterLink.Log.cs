@@ -43,6 +43,15 @@ internal sealed partial class ClusterLink
         [LoggerMessage(13, LogLevel.Warning, "Topic {Topic}: catching up to since={Since} failed; the client gets what this node has")]
         public static partial void CatchUpFailed(ILogger logger, string topic, long since, Exception exception);
 
+        [LoggerMessage(14, LogLevel.Information, "Topic {Topic}: node {NodeId} resynchronised it at seq {Seq}; reloading it from the store")]
+        public static partial void ResyncNotice(ILogger logger, string topic, string nodeId, long seq);
+
+        [LoggerMessage(15, LogLevel.Warning, "Topic {Topic}: the committed seq {Committed} is below the applied seq {Applied} (resynchronised elsewhere, its notice lost); reloading it from the store")]
+        public static partial void CommittedBelowApplied(ILogger logger, string topic, long committed, long applied);
+
+        [LoggerMessage(16, LogLevel.Information, "Topic {Topic} reloaded from the store at seq {Seq}; its subscribers got a snapshot")]
+        public static partial void Reloaded(ILogger logger, string topic, long seq);
+
         [LoggerMessage(20, LogLevel.Warning, "Topics {Topics}: catching up to the committed seqs before a replication link's welcome failed; the repair loop brings the rest")]
         public static partial void SiteCatchUpFailed(ILogger logger, string topics, Exception exception);
     }

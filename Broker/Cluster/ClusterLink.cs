@@ -33,6 +33,8 @@ internal enum ClusterLinkState
 /// tick after it was seen committed (a lost last message), or at once while Redis is down, quiet,
 /// or has just come back. The same loop watches the store: lost past Broker:Cluster:StoreLossDeadline,
 /// this node sends its WebSocket clients a shutdown frame so they resume on another node.
+/// A topic another node resynchronised (its notice, or its committed seq found below this node's
+/// applied seq) is reloaded whole from the store on the same loop.
 /// </summary>
 internal sealed partial class ClusterLink : BackgroundService, ICommitFeed, ITopicCatchUp
 {
@@ -48,6 +50,9 @@ internal sealed partial class ClusterLink : BackgroundService, ICommitFeed, ITop
     private readonly ClusterFaultInjector? _faults;
     private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly ConcurrentDictionary<string, long> _committed = new(StringComparer.Ordinal);
+
+    /// <summary>Topics marked for a reload (<see cref="TopicSequencer.MarkForReload"/>), with the generation of the mark.</summary>
+    private readonly ConcurrentDictionary<string, (TopicState Topic, long Generation)> _pendingReloads = new(StringComparer.Ordinal);
     private readonly TimeSpan _tick;
     private ConnectionMultiplexer? _redis;
     private volatile bool _subscribed;
@@ -175,6 +180,21 @@ internal sealed partial class ClusterLink : BackgroundService, ICommitFeed, ITop
         }
     }
 
+    /// <summary>Tells the other nodes to reload a topic this node resynchronised; never throws, never waits (a lost notice is caught by the repair loop).</summary>
+    public void PublishResync(string topic, long seq)
+    {
+        if (_redis is null)
+        {
+            return;
+        }
+
+        var message = ClusterMessage.EncodeResync(NodeId, topic, seq);
+        foreach (var damaged in _faults is null ? [message] : _faults.Apply(message))
+        {
+            Send(damaged);
+        }
+    }
+
     public async ValueTask CatchUpAsync(TopicState topic, long since, CancellationToken cancellationToken)
     {
         if (since <= topic.Seq)
@@ -272,6 +292,9 @@ internal sealed partial class ClusterLink : BackgroundService, ICommitFeed, ITop
             await TrySubscribeAsync().ConfigureAwait(false);
         }
 
+        // Taken before the committed seqs are read: a seq applied before the read was committed
+        // before it, so a committed seq below it means the store's seq went back (a resync).
+        var appliedBefore = AppliedSeqs();
         IReadOnlyDictionary<string, long> committed;
         try
         {
@@ -316,6 +339,9 @@ internal sealed partial class ClusterLink : BackgroundService, ICommitFeed, ITop
             }
         }
 
+        MarkTopicsBehindTheirApplied(appliedBefore, committed);
+        await ReloadMarkedTopicsAsync(cancellationToken).ConfigureAwait(false);
+
         // Held behind a gap for longer than the hold time: read the gap from the store.
         foreach (var (topic, applied, newestHeld) in _sequencer.GapsOlderThan(_options.GapHoldTime))
         {
@@ -339,6 +365,60 @@ internal sealed partial class ClusterLink : BackgroundService, ICommitFeed, ITop
         return new Dictionary<string, long>(committed, StringComparer.Ordinal);
     }
 
+    private Dictionary<TopicState, (long Applied, long Generation)> AppliedSeqs()
+    {
+        var applied = new Dictionary<TopicState, (long, long)>();
+        foreach (var topic in _topics.All)
+        {
+            applied[topic] = _sequencer.AppliedOf(topic);
+        }
+
+        return applied;
+    }
+
+    /// <summary>
+    /// The safety net under the resync notice (protocol.md "Cluster"): a topic whose committed seq
+    /// is below what this node had applied before the read, and that was not reloaded meanwhile,
+    /// was resynchronised by another node whose notice did not arrive.
+    /// </summary>
+    private void MarkTopicsBehindTheirApplied(Dictionary<TopicState, (long Applied, long Generation)> appliedBefore, IReadOnlyDictionary<string, long> committed)
+    {
+        foreach (var (topic, (applied, generation)) in appliedBefore)
+        {
+            if (committed.TryGetValue(topic.Name, out var seq) && seq < applied && _sequencer.GenerationOf(topic) == generation)
+            {
+                Log.CommittedBelowApplied(_logger, topic.Name, seq, applied);
+                MarkForReload(topic);
+            }
+        }
+    }
+
+    private void MarkForReload(TopicState topic)
+    {
+        var generation = _sequencer.MarkForReload(topic);
+        _pendingReloads[topic.Name] = (topic, generation);
+    }
+
+    /// <summary>
+    /// Reads each marked topic from the store in one consistent read and replaces its state; a
+    /// store that cannot answer leaves the mark for the next tick (the topic's changes are held meanwhile).
+    /// </summary>
+    private async Task ReloadMarkedTopicsAsync(CancellationToken cancellationToken)
+    {
+        foreach (var (name, (topic, generation)) in _pendingReloads)
+        {
+            var stored = (await _store.LoadAsync([name], cancellationToken).ConfigureAwait(false))[0];
+            if (_sequencer.Reload(topic, stored, generation))
+            {
+                Interlocked.Increment(ref _resynchronizations);
+                Log.Reloaded(_logger, name, stored.Seq);
+            }
+
+            // A newer mark stays for its own reload.
+            _pendingReloads.TryRemove(KeyValuePair.Create(name, (topic, generation)));
+        }
+    }
+
     private async Task BackfillAsync(TopicState topic, long after, long upTo, CancellationToken cancellationToken)
     {
         if (upTo <= after)
@@ -346,13 +426,15 @@ internal sealed partial class ClusterLink : BackgroundService, ICommitFeed, ITop
             return;
         }
 
+        // Taken before the read: a reload meanwhile makes what it read stale.
+        var generation = _sequencer.GenerationOf(topic);
         var changes = await _store.ReadChangesAsync(topic.Name, after, upTo, cancellationToken).ConfigureAwait(false);
         Interlocked.Increment(ref _backfills);
         if (changes.Count > 0 && changes[0].Seq == after + 1)
         {
             foreach (var change in changes)
             {
-                _sequencer.Offer(change);
+                _sequencer.OfferRead(change, generation);
             }
 
             Interlocked.Add(ref _backfilledChanges, changes.Count);
@@ -368,9 +450,11 @@ internal sealed partial class ClusterLink : BackgroundService, ICommitFeed, ITop
 
         // The history no longer reaches back to this node's seq: take the whole state.
         var stored = (await _store.LoadAsync([topic.Name], cancellationToken).ConfigureAwait(false))[0];
-        _sequencer.Resynchronize(topic, stored);
-        Interlocked.Increment(ref _resynchronizations);
-        Log.Resynchronized(_logger, topic.Name, after, stored.Seq);
+        if (_sequencer.Resynchronize(topic, stored, generation))
+        {
+            Interlocked.Increment(ref _resynchronizations);
+            Log.Resynchronized(_logger, topic.Name, after, stored.Seq);
+        }
     }
 
     private async Task TrySubscribeAsync()
@@ -409,9 +493,24 @@ internal sealed partial class ClusterLink : BackgroundService, ICommitFeed, ITop
             return;
         }
 
-        // A node's own batches were applied when it committed them.
-        if (kind != ClusterMessage.Changes || node == NodeId)
+        // A node's own batches and resyncs were applied when it committed them.
+        if (kind == ClusterMessage.Heartbeat || node == NodeId)
         {
+            return;
+        }
+
+        if (kind == ClusterMessage.Resync)
+        {
+            var notice = changes[0];
+            if (_topics.TryGet(notice.Topic, out var topic) || _topics.TryAddStoredSiteOf(notice.Topic, out topic))
+            {
+                // Marked here, in Redis order: the changes that follow the notice are the new
+                // state's and are held; the repair loop reads the state from the store.
+                Log.ResyncNotice(_logger, notice.Topic, node, notice.Seq);
+                MarkForReload(topic);
+                _wake.Writer.TryWrite(true);
+            }
+
             return;
         }
 

@@ -4,13 +4,16 @@ using TopicBroker.Storage;
 namespace TopicBroker.Cluster;
 
 /// <summary>
-/// What nodes send each other on Redis: a node's committed batch, or its heartbeat. A small
-/// binary envelope: kind, node id, then the changes (topic, seq, id, data or none for a delete).
+/// What nodes send each other on Redis: a node's committed batch, its heartbeat, or its notice
+/// that it resynchronised a topic (replaced its state, possibly at a lower seq). A small binary
+/// envelope: kind, node id, then the changes (topic, seq, id, data or none for a delete), or for
+/// a resync notice the topic and its new seq.
 /// </summary>
 internal static class ClusterMessage
 {
     public const byte Changes = 1;
     public const byte Heartbeat = 2;
+    public const byte Resync = 3;
 
     public static byte[] EncodeChanges(string nodeId, IReadOnlyList<StoredChange> changes)
     {
@@ -48,7 +51,24 @@ internal static class ClusterMessage
         return stream.ToArray();
     }
 
-    /// <summary>Reads a message; false for one this version cannot read.</summary>
+    public static byte[] EncodeResync(string nodeId, string topic, long seq)
+    {
+        using var stream = new MemoryStream(64);
+        using (var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true))
+        {
+            writer.Write(Resync);
+            writer.Write(nodeId);
+            writer.Write(topic);
+            writer.Write(seq);
+        }
+
+        return stream.ToArray();
+    }
+
+    /// <summary>
+    /// Reads a message; false for one this version cannot read. A resync notice comes back as one
+    /// change naming the topic and its new seq, with no id and no data.
+    /// </summary>
     public static bool TryDecode(byte[] message, out byte kind, out string nodeId, out List<StoredChange> changes)
     {
         changes = [];
@@ -61,6 +81,12 @@ internal static class ClusterMessage
             nodeId = reader.ReadString();
             if (kind == Heartbeat)
             {
+                return true;
+            }
+
+            if (kind == Resync)
+            {
+                changes.Add(new StoredChange(reader.ReadString(), reader.ReadInt64(), "", null));
                 return true;
             }
 

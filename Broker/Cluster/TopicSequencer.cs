@@ -29,7 +29,36 @@ internal sealed class TopicSequencer(TopicRegistry topics, TimeProvider timeProv
     /// Offers a committed change; false when the topic is not this broker's. A change of a site
     /// this node has not seen (another node stored it) creates the site first: it is in the store.
     /// </summary>
-    public bool Offer(StoredChange change)
+    public bool Offer(StoredChange change) => Offer(change, generation: null);
+
+    /// <summary>
+    /// Offers a change read from the store while the topic was at <paramref name="generation"/>
+    /// (<see cref="GenerationOf"/>, taken before the read): dropped when the topic was reloaded
+    /// since, as the read may hold the seqs of the state the reload replaced.
+    /// </summary>
+    public bool OfferRead(StoredChange change, long generation) => Offer(change, (long?)generation);
+
+    /// <summary>Counts the topic's reloads and replacements (protocol.md "Cluster": resynchronisation); reads taken before one are stale.</summary>
+    public long GenerationOf(TopicState topic)
+    {
+        var track = TrackOf(topic);
+        lock (track.Gate)
+        {
+            return track.Generation;
+        }
+    }
+
+    /// <summary>The topic's applied seq and generation, read together.</summary>
+    public (long Applied, long Generation) AppliedOf(TopicState topic)
+    {
+        var track = TrackOf(topic);
+        lock (track.Gate)
+        {
+            return (topic.Seq, track.Generation);
+        }
+    }
+
+    private bool Offer(StoredChange change, long? generation)
     {
         if (!topics.TryGet(change.Topic, out var topic) && !topics.TryAddStoredSiteOf(change.Topic, out topic))
         {
@@ -40,7 +69,12 @@ internal sealed class TopicSequencer(TopicRegistry topics, TimeProvider timeProv
         var gap = false;
         lock (track.Gate)
         {
-            if (!track.Loaded)
+            if (generation is { } read && read != track.Generation)
+            {
+                track.DuplicatesDropped++;
+                Interlocked.Increment(ref _duplicatesDropped);
+            }
+            else if (!track.Loaded)
             {
                 track.Held.TryAdd(change.Seq, change);
             }
@@ -90,16 +124,18 @@ internal sealed class TopicSequencer(TopicRegistry topics, TimeProvider timeProv
 
     /// <summary>
     /// Replaces the topic's whole state (the store's history no longer reaches back to this
-    /// node's seq): every subscriber gets a snapshot, and held changes beyond it follow.
+    /// node's seq): every subscriber gets a snapshot, and held changes beyond it follow. Ignored
+    /// when the topic was reloaded since <paramref name="generation"/> (the read may be older than
+    /// that reload) or is waiting for a reload: the reload brings the state.
     /// </summary>
-    public void Resynchronize(TopicState topic, StoredTopic stored)
+    public bool Resynchronize(TopicState topic, StoredTopic stored, long generation)
     {
         var track = TrackOf(topic);
         lock (track.Gate)
         {
-            if (stored.Seq <= topic.Seq)
+            if (stored.Seq <= topic.Seq || generation != track.Generation || !track.Loaded)
             {
-                return;
+                return false;
             }
 
             topic.Resynchronize(
@@ -108,6 +144,72 @@ internal sealed class TopicSequencer(TopicRegistry topics, TimeProvider timeProv
                 stored.History.Select(change => FrameSerializer.Update(topic.Name, change.Seq, change.Id, change.Data)),
                 timeProvider.GetTimestamp());
             ApplyHeldLocked(topic, track);
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// This node's own resynchronisation of a site topic, committed (protocol.md "Sites and upstream
+    /// replication"): the topic takes <paramref name="entities"/> at <paramref name="seq"/>, which
+    /// may be lower than its applied seq, and every subscriber gets a snapshot. What was held
+    /// belongs to the replaced state and is dropped.
+    /// </summary>
+    public void Replace(TopicState topic, long seq, IReadOnlyDictionary<string, byte[]> entities)
+    {
+        var track = TrackOf(topic);
+        lock (track.Gate)
+        {
+            track.Generation++;
+            track.Held.Clear();
+            // The committed state itself: as good as a reload, so a reload marked before it is void.
+            track.Loaded = true;
+            topic.ReplaceState(seq, entities, timeProvider.GetTimestamp());
+        }
+    }
+
+    /// <summary>
+    /// The topic was resynchronised elsewhere (another node's notice, or its committed seq fell
+    /// below the applied seq): from now on everything offered is held until <see cref="Reload"/>
+    /// brings the state read from the store. What was held is dropped: it was committed before
+    /// now, so that read holds it. Returns the generation <see cref="Reload"/> must be given.
+    /// </summary>
+    public long MarkForReload(TopicState topic)
+    {
+        var track = TrackOf(topic);
+        lock (track.Gate)
+        {
+            track.Generation++;
+            track.Held.Clear();
+            track.Loaded = false;
+            return track.Generation;
+        }
+    }
+
+    /// <summary>
+    /// Replaces the topic's whole state by <paramref name="stored"/> (read in one consistent read
+    /// after <see cref="MarkForReload"/>), at its seq whether lower or higher than the applied
+    /// one: every subscriber gets a snapshot, and what was held since the mark follows in seq
+    /// order (held seqs the read already holds are dropped). False when the topic was marked
+    /// again meanwhile: that mark's reload follows.
+    /// </summary>
+    public bool Reload(TopicState topic, StoredTopic stored, long generation)
+    {
+        var track = TrackOf(topic);
+        lock (track.Gate)
+        {
+            if (generation != track.Generation)
+            {
+                return false;
+            }
+
+            topic.Resynchronize(
+                stored.Seq,
+                stored.Entities,
+                stored.History.Select(change => FrameSerializer.Update(topic.Name, change.Seq, change.Id, change.Data)),
+                timeProvider.GetTimestamp());
+            track.Loaded = true;
+            ApplyHeldLocked(topic, track);
+            return true;
         }
     }
 
@@ -178,5 +280,6 @@ internal sealed class TopicSequencer(TopicRegistry topics, TimeProvider timeProv
         public bool Loaded;
         public long HeldSinceTimestamp;
         public long DuplicatesDropped;
+        public long Generation;
     }
 }

@@ -171,11 +171,16 @@ internal sealed partial class IngestPipeline
                 return;
             }
 
-            topic.ReplaceState(seq, entities, pipeline._timeProvider.GetTimestamp());
+            // Through the sequencer: a change it held, or a store read taken before this commit,
+            // belongs to the replaced state (protocol.md "Cluster": resynchronised topics).
+            pipeline._sequencer.Replace(topic, seq, entities);
             Interlocked.Increment(ref pipeline._commits);
             Log.TopicResynchronised(pipeline._logger, topic.Name, seq, entities.Count);
             pipeline.OnChangesCommitted();
             _completion.TrySetResult(PublishResult.Committed(seq));
+            // Last, as a batch's changes: the other nodes reload the topic from the store. Sent on
+            // the loop, so on Redis it follows every change committed before it and precedes every later one.
+            pipeline._feed.PublishResync(topic.Name, seq);
         }
     }
 }

@@ -81,10 +81,10 @@ internal sealed partial class TopicState
     }
 
     /// <summary>
-    /// Replaces the whole state with a newer committed one and sends every subscriber a snapshot
-    /// of it: for a cluster node whose applied seq the store's history no longer reaches
-    /// (protocol.md "Cluster"). Called by the cluster's sequencer only, in place of the missing
-    /// <see cref="Apply"/> calls.
+    /// Replaces the whole state with the committed one and sends every subscriber a snapshot
+    /// of it: for a cluster node whose applied seq the store's history no longer reaches, or
+    /// whose topic another node resynchronised, possibly at a lower seq (protocol.md "Cluster").
+    /// Called by the cluster's sequencer only, in place of the missing <see cref="Apply"/> calls.
     /// </summary>
     public void Resynchronize(long seq, IEnumerable<KeyValuePair<string, byte[]>> entities, IEnumerable<OutboundFrame> history, long timestamp)
     {
