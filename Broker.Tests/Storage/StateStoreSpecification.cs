@@ -159,6 +159,21 @@ public abstract class StateStoreSpecification
     }
 
     [Test]
+    public async Task Commit_OverAHistoryRowAnotherProgramPutAtItsNextSeq_ReplacesIt()
+    {
+        var store = await OpenAsync();
+        await store.CommitAsync([Upsert("orders", "o1", "{}")], default);
+        await ExecuteAsync("INSERT INTO updates (topic, seq, id, op, data) VALUES ('orders', 2, 'stray', 'upsert', '{}')");
+
+        var committed = await store.CommitAsync([Upsert("orders", "o2", """{"n":2}"""), Upsert("robots", "r1", "{}")], default);
+
+        Assert.That(committed.Select(c => (c.Topic, c.Seq)), Is.EqualTo(new[] { ("orders", 2L), ("robots", 1L) }));
+        var history = await store.ReadChangesAsync("orders", 0, 100, default);
+        Assert.That(history.Select(c => (c.Seq, c.Id, Text(c.Data))), Is.EqualTo(new[] { (1L, "o1", "{}"), (2L, "o2", """{"n":2}""") }));
+        Assert.That((await store.ReadChangesAsync("robots", 0, 100, default)).Select(c => c.Id), Is.EqualTo(new[] { "r1" }), "the rest of the batch is written too");
+    }
+
+    [Test]
     public async Task Reopened_WithASmallerHistorySize_KeepsOnlyTheNewestOfIt_OnceItCommits()
     {
         var store = await OpenAsync(historySize: 10);

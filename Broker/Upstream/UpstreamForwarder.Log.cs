@@ -24,5 +24,11 @@ internal sealed partial class UpstreamForwarder
 
         [LoggerMessage(7, LogLevel.Warning, "The upstream positions could not be read: {Reason}; the head office's welcome says where to resume")]
         public static partial void PositionsNotLoaded(ILogger logger, string reason);
+
+        [LoggerMessage(8, LogLevel.Warning, "Upstream link to {Uri}: the head office sent a malformed message ({ErrorCode}: {Reason}); dropping the link, the next one resumes from its welcome")]
+        public static partial void ProtocolError(ILogger logger, Uri uri, string errorCode, string reason);
+
+        [LoggerMessage(9, LogLevel.Error, "Upstream link to {Uri} failed; dropping it, the next one resumes from its welcome")]
+        public static partial void LinkFaulted(ILogger logger, Uri uri, Exception exception);
     }
 }

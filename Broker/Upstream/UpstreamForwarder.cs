@@ -1,10 +1,10 @@
 using System.Buffers;
 using System.Net.WebSockets;
-using System.Text.Json;
 using Microsoft.Extensions.Options;
 using TopicBroker.Hosting;
 using TopicBroker.Ingest;
 using TopicBroker.Protocol;
+using TopicBroker.Protocol.Inbound;
 using TopicBroker.Sites;
 using TopicBroker.Topics;
 
@@ -33,6 +33,7 @@ internal sealed partial class UpstreamForwarder : BackgroundService
     private volatile string? _lastError;
     private DateTimeOffset? _connectedAt;
     private long _connects;
+    private long _protocolErrors;
 
     public UpstreamForwarder(TopicRegistry topics, IngestPipeline pipeline, IOptions<BrokerOptions> options, TimeProvider timeProvider, ILogger<UpstreamForwarder> logger)
     {
@@ -57,6 +58,7 @@ internal sealed partial class UpstreamForwarder : BackgroundService
         _connectedAt,
         Interlocked.Read(ref _connects),
         _lastError,
+        Interlocked.Read(ref _protocolErrors),
         _topics.ToDictionary(t => t.Name, t => new UpstreamTopicStatus(
             Seq: t.Local.Seq,
             Forwarded: t.Forwarded,
@@ -149,7 +151,17 @@ internal sealed partial class UpstreamForwarder : BackgroundService
             await Task.WhenAll(Quietly(receive), Quietly(send)).ConfigureAwait(false);
             await first.ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is WebSocketException or IOException or OperationCanceledException or UpstreamRefusedException or JsonException or InvalidDataException)
+        catch (UpstreamProtocolException ex) when (!stoppingToken.IsCancellationRequested)
+        {
+            // A malformed answer ends this link only: nothing it acknowledged is taken back, and the
+            // next welcome says again where to resume (protocol.md "The upstream link"). Counted
+            // as a failed link, so a head office that keeps answering so is retried with back-off.
+            welcomed = false;
+            Interlocked.Increment(ref _protocolErrors);
+            _lastError = "protocol error: " + ex.Message;
+            Log.ProtocolError(_logger, uri, ex.Code, ex.Message);
+        }
+        catch (Exception ex) when (IsLinkFailure(ex))
         {
             if (stoppingToken.IsCancellationRequested)
             {
@@ -162,6 +174,13 @@ internal sealed partial class UpstreamForwarder : BackgroundService
             _lastError = reason;
             Log.LinkDown(_logger, uri, reason);
         }
+        catch (Exception ex)
+        {
+            // The loop boundary: a fault of the link's own code ends that link, never the broker;
+            // the next link resumes from its welcome.
+            _lastError = "internal error: " + ex.Message;
+            Log.LinkFaulted(_logger, uri, ex);
+        }
         finally
         {
             _connected = false;
@@ -172,24 +191,23 @@ internal sealed partial class UpstreamForwarder : BackgroundService
 
     private void TakeWelcome(byte[] message)
     {
-        using var document = JsonDocument.Parse(message);
-        var root = document.RootElement;
-        if (!root.TryGetProperty("type", out var type) || type.GetString() != ReplicationMessages.Welcome
-            || !root.TryGetProperty("topics", out var topics) || topics.ValueKind != JsonValueKind.Object)
+        var welcome = Read(message);
+        if (welcome.Type != HeadOfficeMessageType.Welcome)
         {
-            throw new UpstreamRefusedException(DescribeError(root) ?? "The head office did not send a welcome.");
+            throw welcome.Type == HeadOfficeMessageType.Error
+                ? new UpstreamRefusedException(DescribeError(welcome))
+                : new UpstreamProtocolException(ErrorCodes.UnknownType, "The head office's first message is not a welcome.");
         }
 
         foreach (var topic in _topics)
         {
-            topic.AtHeadOffice = topics.TryGetProperty(topic.Name, out var held) && held.TryGetProperty("seq", out var seq) && seq.TryGetInt64(out _);
+            topic.AtHeadOffice = welcome.Topics!.TryGetValue(topic.Name, out var headSeq);
             if (!topic.AtHeadOffice)
             {
                 Log.TopicNotAtHeadOffice(_logger, topic.Name);
                 continue;
             }
 
-            var headSeq = held.GetProperty("seq").GetInt64();
             if (headSeq != topic.Acknowledged)
             {
                 Log.HeadOfficeHoldsOtherSeq(_logger, topic.Name, headSeq, topic.Acknowledged);
@@ -286,27 +304,34 @@ internal sealed partial class UpstreamForwarder : BackgroundService
                 throw new WebSocketException($"The head office closed the link ({(int?)socket.CloseStatus} {socket.CloseStatusDescription}).");
             }
 
-            using var document = JsonDocument.Parse(message);
-            var root = document.RootElement;
-            var type = root.TryGetProperty("type", out var t) ? t.GetString() : null;
-            if (type == ReplicationMessages.Ack
-                && root.TryGetProperty("topic", out var name) && byName.TryGetValue(name.GetString() ?? "", out var topic)
-                && root.TryGetProperty("seq", out var seq) && seq.TryGetInt64(out var acknowledged))
+            var answer = Read(message);
+            switch (answer.Type)
             {
-                topic.Acknowledged = acknowledged;
-                _wake.Set();
-            }
-            else if (type == ReplicationMessages.Error)
-            {
-                throw new UpstreamRefusedException(DescribeError(root)!);
+                case HeadOfficeMessageType.Ack when byName.TryGetValue(answer.Topic!, out var topic) && topic.AtHeadOffice:
+                    topic.Acknowledged = answer.Seq;
+                    _wake.Set();
+                    break;
+                case HeadOfficeMessageType.Ack:
+                    throw new UpstreamProtocolException(ErrorCodes.UnknownTopic, "An ack for a topic this link does not forward.");
+                case HeadOfficeMessageType.Error:
+                    throw new UpstreamRefusedException(DescribeError(answer));
+                default:
+                    throw new UpstreamProtocolException(ErrorCodes.UnknownType, "A second welcome on one link.");
             }
         }
     }
 
-    private static string? DescribeError(JsonElement root) =>
-        root.TryGetProperty("type", out var type) && type.GetString() == ReplicationMessages.Error && root.TryGetProperty("data", out var data)
-            ? $"the head office refused: {(data.TryGetProperty("code", out var code) ? code.GetString() : "?")} {(data.TryGetProperty("message", out var text) ? text.GetString() : "")}"
-            : null;
+    /// <summary>One message of the head office's; anything malformed is a protocol error of this link.</summary>
+    private static HeadOfficeMessage Read(byte[] message) =>
+        HeadOfficeMessageReader.TryRead(message, out var answer, out var error)
+            ? answer
+            : throw new UpstreamProtocolException(error.Code, error.Message);
+
+    private static string DescribeError(HeadOfficeMessage error) => $"the head office refused: {error.ErrorCode} {error.ErrorMessage}";
+
+    /// <summary>How a link ends without a fault of this broker's: the network, the head office, a shutdown.</summary>
+    private static bool IsLinkFailure(Exception ex) =>
+        ex is WebSocketException or IOException or OperationCanceledException or UpstreamRefusedException or UpstreamProtocolException or InvalidDataException;
 
     private Task SavePositionsAsync(CancellationToken cancellationToken) => SavePositionsAsync(null, cancellationToken);
 
@@ -349,7 +374,7 @@ internal sealed partial class UpstreamForwarder : BackgroundService
         {
             await task.ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is WebSocketException or IOException or OperationCanceledException or UpstreamRefusedException or JsonException or InvalidDataException)
+        catch (Exception ex) when (IsLinkFailure(ex))
         {
         }
     }
@@ -364,9 +389,16 @@ internal sealed partial class UpstreamForwarder : BackgroundService
     }
 
     private sealed class UpstreamRefusedException(string message) : Exception(message);
+
+    /// <summary>The head office sent something this broker cannot read (protocol.md "The upstream link").</summary>
+    private sealed class UpstreamProtocolException(string code, string message) : Exception(message)
+    {
+        public string Code { get; } = code;
+    }
 }
 
-internal sealed record UpstreamStatus(string Url, string Site, bool Connected, DateTimeOffset? ConnectedAt, long Connects, string? LastError, Dictionary<string, UpstreamTopicStatus> Topics);
+/// <param name="ProtocolErrors">Links ended since start because the head office sent a malformed message.</param>
+internal sealed record UpstreamStatus(string Url, string Site, bool Connected, DateTimeOffset? ConnectedAt, long Connects, string? LastError, long ProtocolErrors, Dictionary<string, UpstreamTopicStatus> Topics);
 
 /// <param name="Seq">This broker's seq of the topic.</param>
 /// <param name="Forwarded">The newest seq sent to the head office.</param>

@@ -31,6 +31,9 @@ public sealed class PostgresProcess : IAsyncDisposable
         _server = server;
     }
 
+    /// <summary>The pid of the process this started (the postmaster, or the runuser above it); its descendants are the server.</summary>
+    public int ProcessId => _server.Id;
+
     /// <summary>The loopback port it listens on, the same across <see cref="RestartAsync"/>.</summary>
     public int Port { get; }
 

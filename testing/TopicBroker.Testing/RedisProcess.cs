@@ -25,6 +25,8 @@ public sealed class RedisProcess : IAsyncDisposable
 
     public int Port { get; }
 
+    public int ProcessId => _server.Id;
+
     /// <summary>The StackExchange.Redis configuration string (for <c>Broker:Cluster:Redis</c>).</summary>
     public string Configuration => string.Create(CultureInfo.InvariantCulture, $"127.0.0.1:{Port}");
 

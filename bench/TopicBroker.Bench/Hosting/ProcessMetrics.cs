@@ -51,6 +51,59 @@ internal static class ProcessMetrics
         return TimeSpan.FromSeconds((utime + stime) / (double)ClockTicksPerSecond);
     }
 
+    /// <summary>
+    /// The CPU time of <paramref name="rootPid"/> and every process below it (a PostgreSQL
+    /// postmaster and its backends), or null when the root is gone. A child that exited since the
+    /// last call takes its time with it, so this suits long-lived trees only.
+    /// </summary>
+    public static TimeSpan? TryReadTreeCpuTime(int rootPid)
+    {
+        if (TryReadCpuTime(rootPid) is not { } total)
+        {
+            return null;
+        }
+
+        var children = new Dictionary<int, List<int>>();
+        foreach (var directory in Directory.EnumerateDirectories("/proc"))
+        {
+            if (int.TryParse(Path.GetFileName(directory), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) && TryReadParent(pid) is { } parent)
+            {
+                (children.TryGetValue(parent, out var list) ? list : children[parent] = []).Add(pid);
+            }
+        }
+
+        var pending = new Stack<int>([rootPid]);
+        while (pending.TryPop(out var pid))
+        {
+            foreach (var child in children.GetValueOrDefault(pid) ?? [])
+            {
+                total += TryReadCpuTime(child) ?? TimeSpan.Zero;
+                pending.Push(child);
+            }
+        }
+
+        return total;
+    }
+
+    private static int? TryReadParent(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            // Field 4 (ppid) is the second field after the parenthesised command name.
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ', 3);
+            return fields.Length > 1 && int.TryParse(fields[1], NumberStyles.None, CultureInfo.InvariantCulture, out var parent) ? parent : null;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
     public static long? TryReadResidentKiB(int pid) => TryReadStatusKiB(pid, "VmRSS:");
 
     public static long? TryReadStatusKiB(int pid, string key)

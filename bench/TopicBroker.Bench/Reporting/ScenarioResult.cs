@@ -242,6 +242,8 @@ internal sealed record ClusterResult(
     bool Drained,
     IReadOnlyList<long> CommittedSeqs,
     IReadOnlyList<double?> NodeCpuPercent,
+    double? PostgresCpuPercent,
+    double? RedisCpuPercent,
     double GeneratorCpuPercent,
     bool IngestTargetMet,
     bool LatencyTargetMet,

@@ -118,7 +118,7 @@ internal sealed class ClusterScenario : ISelfHostedScenario
             var startedAt = MonotonicClock.Now;
             try
             {
-                var result = await MeasureAsync(context, nodes, cancellationToken).ConfigureAwait(false);
+                var result = await MeasureAsync(context, nodes, new Servers(postgres.ProcessId, redis.ProcessId), cancellationToken).ConfigureAwait(false);
                 // The first node's counters (GET /api/status: cluster link, applied and committed seqs, backfills, duplicates dropped).
                 return result with { BrokerStatus = await context.TryReadBrokerStatusAsync(cancellationToken).ConfigureAwait(false) };
             }
@@ -157,7 +157,7 @@ internal sealed class ClusterScenario : ISelfHostedScenario
 
     private static string NodeName(int node) => $"bench-{(char)('a' + node)}";
 
-    private async Task<ScenarioResult> MeasureAsync(BenchContext context, IReadOnlyList<BenchBroker> nodes, CancellationToken cancellationToken)
+    private async Task<ScenarioResult> MeasureAsync(BenchContext context, IReadOnlyList<BenchBroker> nodes, Servers servers, CancellationToken cancellationToken)
     {
         var startedUtc = DateTimeOffset.UtcNow;
         var startedAt = MonotonicClock.Now;
@@ -240,7 +240,7 @@ internal sealed class ClusterScenario : ISelfHostedScenario
                 try
                 {
                     await MonotonicClock.DelayUntilAsync(window.StartTimestamp, cancellationToken).ConfigureAwait(false);
-                    cpuStart = NodeCpu.Take(nodes);
+                    cpuStart = NodeCpu.Take(nodes, servers);
                     acceptedStart = Accepted();
                     deliveredStart = Delivered();
                     for (var node = 0; node < nodes.Count; node++)
@@ -249,7 +249,7 @@ internal sealed class ClusterScenario : ISelfHostedScenario
                     }
 
                     await MonotonicClock.DelayUntilAsync(window.EndTimestamp, cancellationToken).ConfigureAwait(false);
-                    cpuEnd = NodeCpu.Take(nodes);
+                    cpuEnd = NodeCpu.Take(nodes, servers);
                     acceptedEnd = Accepted();
                     deliveredEnd = Delivered();
                     for (var node = 0; node < nodes.Count; node++)
@@ -370,8 +370,10 @@ internal sealed class ClusterScenario : ISelfHostedScenario
                 SubscribersClosed: checks.Closed,
                 Drained: drained,
                 CommittedSeqs: expected,
-                NodeCpuPercent: [.. cpuStart.Nodes.Zip(cpuEnd.Nodes, (a, b) => a is { } start && b is { } end ? (end - start).TotalSeconds / Math.Max(windowSeconds, 1e-9) * 100 : (double?)null)],
-                GeneratorCpuPercent: (cpuEnd.Generator - cpuStart.Generator).TotalSeconds / Math.Max(windowSeconds, 1e-9) * 100,
+                NodeCpuPercent: [.. cpuStart.Nodes.Zip(cpuEnd.Nodes, (a, b) => NodeCpu.Percent(a, b, windowSeconds))],
+                PostgresCpuPercent: NodeCpu.Percent(cpuStart.Postgres, cpuEnd.Postgres, windowSeconds),
+                RedisCpuPercent: NodeCpu.Percent(cpuStart.Redis, cpuEnd.Redis, windowSeconds),
+                GeneratorCpuPercent: NodeCpu.Percent(cpuStart.Generator, cpuEnd.Generator, windowSeconds) ?? 0,
                 IngestTargetMet: ingestMet,
                 LatencyTargetMet: latencyMet,
                 ZeroLossMet: lossMet);
@@ -379,6 +381,9 @@ internal sealed class ClusterScenario : ISelfHostedScenario
                 $"cluster: {ackedPerSecond:N0} acked/s ({string.Join(" + ", result.AckedPerSecondPerNode.Select(a => a.ToString("N0", CultureInfo.InvariantCulture)))}), " +
                 $"{result.DeliveredFramesPerSecond:N0} frames/s, same-node p50/p99 {Format.Ms(sameNode.P50Ms)}/{Format.Ms(sameNode.P99Ms)} ms, " +
                 $"cross-node p50/p99 {Format.Ms(crossNode.P50Ms)}/{Format.Ms(crossNode.P99Ms)} ms, lost {checks.Lost}, duplicates {checks.Duplicates}, out of order {checks.OutOfOrder}");
+            output.WriteLine(
+                $"cluster: CPU in the window (% of one core, {Environment.ProcessorCount} cores): nodes {string.Join(" + ", result.NodeCpuPercent.Select(cpu => Format.Fixed(cpu)))}, " +
+                $"PostgreSQL {Format.Fixed(result.PostgresCpuPercent)}, Redis {Format.Fixed(result.RedisCpuPercent)}, generator {Format.Fixed(result.GeneratorCpuPercent)}");
             return context.CreateResult(Name, startedUtc, startedAt, problems, Summarize(result)) with { Notes = notes, Cluster = result };
         }
         finally
@@ -488,9 +493,21 @@ internal sealed class ClusterScenario : ISelfHostedScenario
     }
 
     /// <summary>CPU time of every node (null where /proc could not be read) and of this generator at one instant.</summary>
-    private sealed record NodeCpu(long Timestamp, IReadOnlyList<TimeSpan?> Nodes, TimeSpan Generator)
+    /// <summary>The pids of the PostgreSQL and Redis servers, whose CPU the run reports beside the nodes'.</summary>
+    private sealed record Servers(int Postgres, int Redis);
+
+    private sealed record NodeCpu(long Timestamp, IReadOnlyList<TimeSpan?> Nodes, TimeSpan? Postgres, TimeSpan? Redis, TimeSpan Generator)
     {
-        public static NodeCpu Take(IReadOnlyList<BenchBroker> nodes) =>
-            new(MonotonicClock.Now, [.. nodes.Select(n => ProcessMetrics.TryReadCpuTime(n.ProcessId))], ProcessMetrics.CurrentProcessCpuTime());
+        public static NodeCpu Take(IReadOnlyList<BenchBroker> nodes, Servers servers) =>
+            new(
+                MonotonicClock.Now,
+                [.. nodes.Select(n => ProcessMetrics.TryReadCpuTime(n.ProcessId))],
+                ProcessMetrics.TryReadTreeCpuTime(servers.Postgres),
+                ProcessMetrics.TryReadTreeCpuTime(servers.Redis),
+                ProcessMetrics.CurrentProcessCpuTime());
+
+        /// <summary>Percent of one core from <paramref name="start"/> to <paramref name="end"/> over <paramref name="seconds"/>.</summary>
+        public static double? Percent(TimeSpan? start, TimeSpan? end, double seconds) =>
+            start is { } a && end is { } b ? (b - a).TotalSeconds / Math.Max(seconds, 1e-9) * 100 : null;
     }
 }
