@@ -9,22 +9,12 @@ namespace TopicBroker.Tests.Cluster;
 /// in seq order, whatever pub/sub does to the messages between them.
 /// </summary>
 [Category("Cluster")]
-public sealed class ClusterDeliveryTests
+public sealed class ClusterDeliveryTests : ClusterTestsBase
 {
-    private PostgresServer _postgres = null!;
-    private RedisServer _redis = null!;
-
-    [OneTimeSetUp]
-    public async Task StartServersAsync()
-    {
-        _postgres = await PostgresServer.SharedAsync();
-        _redis = await RedisServer.SharedAsync();
-    }
-
     [Test]
     public async Task UpdatesPublishedOnOneNode_ReachSubscribersOfTheOther_InSeqOrder()
     {
-        await using var cluster = await ClusterNodes.CreateAsync(_postgres, _redis.Configuration);
+        await using var cluster = await ClusterNodes.CreateAsync(Postgres, Redis.Configuration);
         var a = await cluster.StartNodeAsync("a");
         var b = await cluster.StartNodeAsync("b");
         await using var onB = await ClusterSubscriber.ConnectAsync(b.HttpUri, "orders");
@@ -46,7 +36,7 @@ public sealed class ClusterDeliveryTests
     [Test]
     public async Task ConcurrentPublishersOnTwoNodes_GiveOneTopicContiguousSeqs_InTheSameOrderOnBoth()
     {
-        await using var cluster = await ClusterNodes.CreateAsync(_postgres, _redis.Configuration);
+        await using var cluster = await ClusterNodes.CreateAsync(Postgres, Redis.Configuration);
         var a = await cluster.StartNodeAsync("a");
         var b = await cluster.StartNodeAsync("b");
         await using var onA = await ClusterSubscriber.ConnectAsync(a.HttpUri, "orders");
@@ -67,7 +57,7 @@ public sealed class ClusterDeliveryTests
     [Test]
     public async Task LostReorderedAndDuplicatedPubSubMessages_AreRepairedByTheReceivingNode()
     {
-        await using var cluster = await ClusterNodes.CreateAsync(_postgres, _redis.Configuration);
+        await using var cluster = await ClusterNodes.CreateAsync(Postgres, Redis.Configuration);
         var a = await cluster.StartNodeAsync("a",
             "--Broker:Cluster:TestFaults:DropEvery=7", "--Broker:Cluster:TestFaults:DuplicateEvery=3", "--Broker:Cluster:TestFaults:ReorderEvery=5");
         var b = await cluster.StartNodeAsync("b");
@@ -94,7 +84,7 @@ public sealed class ClusterDeliveryTests
     [Test]
     public async Task ExternalWriteOnPostgres_IsPickedUpByExactlyOneNode_AndReachesBoth()
     {
-        await using var cluster = await ClusterNodes.CreateAsync(_postgres, _redis.Configuration);
+        await using var cluster = await ClusterNodes.CreateAsync(Postgres, Redis.Configuration);
         var a = await cluster.StartNodeAsync("a", "--Broker:PollingInterval=00:00:00.200");
         var b = await cluster.StartNodeAsync("b", "--Broker:PollingInterval=00:00:00.200");
         await using var onA = await ClusterSubscriber.ConnectAsync(a.HttpUri, "tables");
@@ -119,7 +109,7 @@ public sealed class ClusterDeliveryTests
     [Test]
     public async Task NodeKilledUnderLoad_ItsSubscriberResumesOnTheOtherNodeWithSince_NoGapNoDuplicate()
     {
-        await using var cluster = await ClusterNodes.CreateAsync(_postgres, _redis.Configuration);
+        await using var cluster = await ClusterNodes.CreateAsync(Postgres, Redis.Configuration);
         var a = await cluster.StartNodeAsync("a");
         var b = await cluster.StartNodeAsync("b");
         await using var first = await ClusterSubscriber.ConnectAsync(a.HttpUri, "events");
@@ -150,7 +140,7 @@ public sealed class ClusterDeliveryTests
     [Test]
     public async Task ResumeAheadOfThisNode_CatchesUpFirst_ThenReplays()
     {
-        await using var cluster = await ClusterNodes.CreateAsync(_postgres, _redis.Configuration);
+        await using var cluster = await ClusterNodes.CreateAsync(Postgres, Redis.Configuration);
         // b never hears from a over pub/sub and checks the store only every 30 s: only the catch-up can bring it level.
         var a = await cluster.StartNodeAsync("a", "--Broker:Cluster:TestFaults:DropEvery=1");
         var b = await cluster.StartNodeAsync("b", "--Broker:Cluster:RepairDelay=00:01:00", "--Broker:Cluster:GapHoldTime=00:00:30");
@@ -170,7 +160,7 @@ public sealed class ClusterDeliveryTests
         var redis = await RedisServer.StartPrivateAsync();
         try
         {
-            await using var cluster = await ClusterNodes.CreateAsync(_postgres, redis.Configuration);
+            await using var cluster = await ClusterNodes.CreateAsync(Postgres, redis.Configuration);
             var a = await cluster.StartNodeAsync("a");
             var b = await cluster.StartNodeAsync("b");
             await using var onB = await ClusterSubscriber.ConnectAsync(b.HttpUri, "orders");
@@ -212,7 +202,7 @@ public sealed class ClusterDeliveryTests
         var redis = await RedisServer.StartPrivateAsync();
         try
         {
-            await using var cluster = await ClusterNodes.CreateAsync(_postgres, redis.Configuration);
+            await using var cluster = await ClusterNodes.CreateAsync(Postgres, redis.Configuration);
             var a = await cluster.StartNodeAsync("a");
             // b compares committed seqs with its own only every five minutes: within this test only
             // the reconnect (protocol.md "Cluster": a Redis reconnect triggers a backfill at once) brings it level.

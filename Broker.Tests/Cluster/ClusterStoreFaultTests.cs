@@ -9,25 +9,14 @@ namespace TopicBroker.Tests.Cluster;
 /// </summary>
 [Category("Cluster")]
 [NonParallelizable]
-public sealed class ClusterStoreFaultTests
+public sealed class ClusterStoreFaultTests : ClusterTestsBase
 {
-    private PostgresServer _postgres = null!;
-    private RedisServer _redis = null!;
-
-    [OneTimeSetUp]
-    public async Task StartServersAsync()
-    {
-        _postgres = await PostgresServer.StartPrivateAsync();
-        _redis = await RedisServer.SharedAsync();
-    }
-
-    [OneTimeTearDown]
-    public Task StopPostgresAsync() => _postgres.StopAsync();
+    private protected override bool OwnsPostgres => true;
 
     [Test]
     public async Task PostgresCrashedAndRestartedUnderLoad_NothingAckedIsLost_NothingUnackedIsApplied()
     {
-        await using var cluster = await ClusterNodes.CreateAsync(_postgres, _redis.Configuration);
+        await using var cluster = await ClusterNodes.CreateAsync(Postgres, Redis.Configuration);
         var a = await cluster.StartNodeAsync("a");
         var b = await cluster.StartNodeAsync("b");
         await using var onB = await ClusterSubscriber.ConnectAsync(b.HttpUri, "events");
@@ -56,9 +45,9 @@ public sealed class ClusterStoreFaultTests
         }
 
         await PublishAsync(40);
-        await _postgres.CrashAsync();
+        await Postgres.CrashAsync();
         await PublishAsync(5);
-        await _postgres.RestartAsync();
+        await Postgres.RestartAsync();
         await PublishAsync(40);
 
         Assert.That(refused, Is.Not.Empty, "publishes while the store was down were refused");
@@ -71,14 +60,14 @@ public sealed class ClusterStoreFaultTests
     [Test]
     public async Task StoreLost_PublishesAreRefused_NodeIsNotReady_AndAfterTheDeadlineClientsAreSentElsewhere()
     {
-        await using var cluster = await ClusterNodes.CreateAsync(_postgres, _redis.Configuration);
+        await using var cluster = await ClusterNodes.CreateAsync(Postgres, Redis.Configuration);
         var a = await cluster.StartNodeAsync("a", "--Broker:Cluster:StoreLossDeadline=00:00:02");
         await ClusterDeliveryTests.PublishAsync(a, "events", "e", 3);
         await using var subscriber = await ClusterSubscriber.ConnectAsync(a.HttpUri, "events");
         await subscriber.WaitForSeqAsync(3);
         using var http = new HttpClient();
 
-        await _postgres.CrashAsync();
+        await Postgres.CrashAsync();
         try
         {
             await using (var bridge = await TestBridgeClient.ConnectAsync(a.BridgeEndPoint))
@@ -96,7 +85,7 @@ public sealed class ClusterStoreFaultTests
         }
         finally
         {
-            await _postgres.RestartAsync();
+            await Postgres.RestartAsync();
         }
     }
 }

@@ -324,13 +324,16 @@ internal sealed partial class ClusterLink : BackgroundService, ICommitFeed, ITop
 
         // Committed but not applied: at once when pub/sub cannot be trusted, else when it was
         // already committed at the previous tick (pub/sub had a whole tick to bring it).
+        // (Broker:Cluster:TestFaults:SkipPeriodicCheckWhileUp, for tests only, leaves the latter
+        // to the held-gap backfill above.)
         var trustPubSub = _state == ClusterLinkState.Up && !_repairAllNow;
+        var periodicCheck = !_options.TestFaults.SkipPeriodicCheckWhileUp;
         _repairAllNow = false;
         foreach (var topic in _topics.All)
         {
             var seq = committed.GetValueOrDefault(topic.Name);
             var applied = topic.Seq;
-            if (seq > applied && (!trustPubSub || applied < previous.GetValueOrDefault(topic.Name)))
+            if (seq > applied && (!trustPubSub || (periodicCheck && applied < previous.GetValueOrDefault(topic.Name))))
             {
                 await BackfillAsync(topic, applied, seq, cancellationToken).ConfigureAwait(false);
             }
