@@ -174,8 +174,11 @@ internal sealed class BrokerHost : IAsyncDisposable
         }
     }
 
-    /// <summary>Waits for the broker to log an event matching <paramref name="match"/> (already logged ones count).</summary>
-    public Task WaitForLogAsync(Func<LogEvent, bool> match) => _logs.WaitForAsync(match);
+    /// <summary>
+    /// Waits for the broker to log an event matching <paramref name="match"/> (already logged ones
+    /// count), or only one logged after the first <paramref name="skip"/> (a count of <see cref="LogEvents"/> taken earlier).
+    /// </summary>
+    public Task WaitForLogAsync(Func<LogEvent, bool> match, int skip = 0) => _logs.WaitForAsync(match, skip);
 
     private sealed class CapturingSink : ILogEventSink
     {
@@ -185,6 +188,6 @@ internal sealed class BrokerHost : IAsyncDisposable
 
         public void Emit(LogEvent logEvent) => _events.Add(logEvent);
 
-        public Task WaitForAsync(Func<LogEvent, bool> match) => _events.WaitForAsync(match);
+        public Task WaitForAsync(Func<LogEvent, bool> match, int skip) => _events.WaitForAsync(match, skip);
     }
 }

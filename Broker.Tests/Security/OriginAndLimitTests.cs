@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Net.WebSockets;
 using System.Text;
+using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
@@ -227,15 +228,30 @@ public sealed class OriginAndLimitTests
         await opened;
 
         // Blank lines are keep-alives that re-arm the 2-minute idle timeout of an authenticated
-        // connection; they must not buy an unauthenticated one more than HandshakeTimeout. The
-        // last one arrives at 4/4 of it: were each to re-arm the deadline, it would hold to 8/4.
-        for (var i = 0; i < 5; i++)
+        // connection; they must not buy an unauthenticated one more than HandshakeTimeout. Each is
+        // read by the broker (its Debug log) before the clock moves on, so each arrives at its own
+        // time: at 0, 1/4, 2/4 and 3/4 of HandshakeTimeout. Were the last to re-arm the deadline,
+        // it would hold to 7/4; the clock then moves just past 4/4, where it must close.
+        for (var i = 1; i <= 4; i++)
         {
+            var logged = broker.LogEvents.Count;
             await bridge.SendLineAsync("");
-            clock.Advance(handshakeTimeout / 4);
+            await broker.WaitForLogAsync(e => e.MessageTemplate.Text.EndsWith(": keep-alive (a blank line)", StringComparison.Ordinal), logged);
+            clock.Advance(i < 4 ? handshakeTimeout / 4 : handshakeTimeout / 4 + TimeSpan.FromTicks(1));
         }
 
-        Assert.That(await bridge.ReadAnswerAsync(), Is.Null);
+        JsonElement? answer;
+        try
+        {
+            answer = await bridge.ReadAnswerAsync();
+        }
+        catch (TimeoutException)
+        {
+            Assert.Fail("the connection is still open past HandshakeTimeout: keep-alives extended the auth deadline");
+            throw;
+        }
+
+        Assert.That(answer, Is.Null, "closed without an answer");
         await broker.WaitForLogAsync(e => e.RenderMessage().Contains("no valid auth line in time", StringComparison.Ordinal));
     }
 

@@ -228,6 +228,8 @@ internal sealed partial class BridgeConnection : IDisposable
         if (bytes.Span.Trim(" \t"u8).IsEmpty)
         {
             // Blank lines are keep-alives, not requests: not answered (protocol.md "TCP bridge").
+            // They re-arm the idle deadline (bytes arrived), never the auth deadline.
+            Log.KeepAlive(_logger, Id);
             return true;
         }
 
@@ -453,5 +455,8 @@ internal sealed partial class BridgeConnection : IDisposable
 
         [LoggerMessage(4, LogLevel.Debug, "Bridge connection {BridgeConnectionId}: write ended ({Error})")]
         public static partial void WriteEnded(ILogger logger, long bridgeConnectionId, string error);
+
+        [LoggerMessage(7, LogLevel.Debug, "Bridge connection {BridgeConnectionId}: keep-alive (a blank line)")]
+        public static partial void KeepAlive(ILogger logger, long bridgeConnectionId);
     }
 }
