@@ -52,6 +52,18 @@ internal sealed class TestBridgeClient : IAsyncDisposable
         return await ReadAckAsync();
     }
 
+    /// <summary>Publishes the lines one at a time, each acked before the next; returns the last ack's seq (0 for none).</summary>
+    public async Task<long> PublishEachAsync(IEnumerable<string> lines)
+    {
+        var seq = 0L;
+        foreach (var line in lines)
+        {
+            seq = await PublishAsync(line);
+        }
+
+        return seq;
+    }
+
     public void Abort()
     {
         _tcp.Client.LingerState = new LingerOption(true, 0);

@@ -77,13 +77,7 @@ internal sealed class RestartingBroker : IAsyncDisposable
         // The base settings only: this broker is the test's own back door, without auth.
         await using var away = await BrokerHost.StartAsync(s_settings, _directory);
         await using var bridge = await away.ConnectBridgeAsync();
-        var seq = 0L;
-        foreach (var line in lines)
-        {
-            seq = await bridge.PublishAsync(line);
-        }
-
-        return seq;
+        return await bridge.PublishEachAsync(lines);
     }
 
     /// <summary>Starts the broker again on the same HTTP port and database.</summary>

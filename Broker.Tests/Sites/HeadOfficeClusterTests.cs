@@ -11,18 +11,8 @@ namespace TopicBroker.Tests.Sites;
 /// between nodes without losing or repeating a change.
 /// </summary>
 [Category("Cluster")]
-public sealed class HeadOfficeClusterTests
+public sealed class HeadOfficeClusterTests : ClusterTestsBase
 {
-    private PostgresServer _postgres = null!;
-    private RedisServer _redis = null!;
-
-    [OneTimeSetUp]
-    public async Task StartServersAsync()
-    {
-        _postgres = await PostgresServer.SharedAsync();
-        _redis = await RedisServer.SharedAsync();
-    }
-
     /// <summary>Generous: these scenarios run child processes on a shared, loaded machine; a pass takes seconds.</summary>
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
 
@@ -32,13 +22,7 @@ public sealed class HeadOfficeClusterTests
     private static async Task<long> PublishAsync(BrokerProcess restaurant, string topic, int from, int count)
     {
         await using var bridge = await TestBridgeClient.ConnectAsync(restaurant.BridgeEndPoint);
-        long seq = 0;
-        for (var i = from; i < from + count; i++)
-        {
-            seq = await bridge.PublishAsync(Line(topic, i));
-        }
-
-        return seq;
+        return await bridge.PublishEachAsync(Enumerable.Range(from, count).Select(i => Line(topic, i)));
     }
 
     private static Task<BrokerProcess> StartHeadOfficeNodeAsync(ClusterNodes cluster, string nodeId, params string[] settings) =>
@@ -58,7 +42,7 @@ public sealed class HeadOfficeClusterTests
     [Test]
     public async Task SiteWrittenThroughNodeA_IsServedByNodeB_WithTheRestaurantsSeqs_InOrder_ExactlyOnce()
     {
-        await using var cluster = await ClusterNodes.CreateAsync(_postgres, _redis.Configuration);
+        await using var cluster = await ClusterNodes.CreateAsync(Postgres, Redis.Configuration);
         await using var brokers = new SiteBrokers();
         var a = await StartHeadOfficeNodeAsync(cluster, "a");
         var b = await StartHeadOfficeNodeAsync(cluster, "b");
@@ -92,7 +76,7 @@ public sealed class HeadOfficeClusterTests
     [Test]
     public async Task SecondLinkOfTheSite_OnTheOtherNode_IsRefusedWhileTheFirstIsOpen()
     {
-        await using var cluster = await ClusterNodes.CreateAsync(_postgres, _redis.Configuration);
+        await using var cluster = await ClusterNodes.CreateAsync(Postgres, Redis.Configuration);
         await using var brokers = new SiteBrokers();
         var a = await StartHeadOfficeNodeAsync(cluster, "a");
         var b = await StartHeadOfficeNodeAsync(cluster, "b");
@@ -116,7 +100,7 @@ public sealed class HeadOfficeClusterTests
     [Test]
     public async Task LinkMovedFromAKilledNodeToTheOther_LosesNothing_RepeatsNothing()
     {
-        await using var cluster = await ClusterNodes.CreateAsync(_postgres, _redis.Configuration);
+        await using var cluster = await ClusterNodes.CreateAsync(Postgres, Redis.Configuration);
         await using var brokers = new SiteBrokers();
         // b never hears from a over pub/sub and checks the store only every 2 minutes: what it holds
         // of a's commits when the link arrives, it holds only because the link brought it level.

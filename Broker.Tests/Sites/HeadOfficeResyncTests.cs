@@ -12,20 +12,10 @@ namespace TopicBroker.Tests.Sites;
 /// later change exactly once, in order, never a change of the replaced state.
 /// </summary>
 [Category("Cluster")]
-public sealed class HeadOfficeResyncTests
+public sealed class HeadOfficeResyncTests : ClusterTestsBase
 {
     /// <summary>Generous: these scenarios run child processes on a shared, loaded machine; a pass takes seconds.</summary>
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
-
-    private PostgresServer _postgres = null!;
-    private RedisServer _redis = null!;
-
-    [OneTimeSetUp]
-    public async Task StartServersAsync()
-    {
-        _postgres = await PostgresServer.SharedAsync();
-        _redis = await RedisServer.SharedAsync();
-    }
 
     /// <summary>
     /// Head-office node settings: no quiet-topic rebroadcast (orders is rebroadcast by default
@@ -40,13 +30,7 @@ public sealed class HeadOfficeResyncTests
     private static async Task<long> PublishAsync(BrokerProcess broker, string prefix, int from, int count)
     {
         await using var bridge = await TestBridgeClient.ConnectAsync(broker.BridgeEndPoint);
-        long seq = 0;
-        for (var i = from; i < from + count; i++)
-        {
-            seq = await bridge.PublishAsync(Line(prefix, i));
-        }
-
-        return seq;
+        return await bridge.PublishEachAsync(Enumerable.Range(from, count).Select(i => Line(prefix, i)));
     }
 
     /// <summary>
@@ -124,7 +108,7 @@ public sealed class HeadOfficeResyncTests
     [TestCase(50)]
     public async Task ResyncOnNodeA_ReachesTheSubscriberOnNodeB_AsASnapshot_ThenEveryLaterUpdateOnceInOrder(int freshCount)
     {
-        await using var cluster = await ClusterNodes.CreateAsync(_postgres, _redis.Configuration);
+        await using var cluster = await ClusterNodes.CreateAsync(Postgres, Redis.Configuration);
         await using var brokers = new SiteBrokers();
         var a = await cluster.StartNodeAsync("a", HeadOffice);
         var b = await cluster.StartNodeAsync("b", [.. HeadOffice, "--Broker:Cluster:RepairDelay=00:05:00", "--Broker:Cluster:GapHoldTime=00:02:00"]);
@@ -148,7 +132,7 @@ public sealed class HeadOfficeResyncTests
     [Test]
     public async Task ResyncNoticeLost_NodeBFindsTheCommittedSeqBelowItsOwn_AndReloadsTheTopic()
     {
-        await using var cluster = await ClusterNodes.CreateAsync(_postgres, _redis.Configuration);
+        await using var cluster = await ClusterNodes.CreateAsync(Postgres, Redis.Configuration);
         await using var brokers = new SiteBrokers();
         var a = await cluster.StartNodeAsync("a", [.. HeadOffice, "--Broker:Cluster:TestFaults:DropEvery=1"]);
         var b = await cluster.StartNodeAsync("b", HeadOffice);
