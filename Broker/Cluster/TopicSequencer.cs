@@ -138,12 +138,7 @@ internal sealed class TopicSequencer(TopicRegistry topics, TimeProvider timeProv
                 return false;
             }
 
-            topic.Resynchronize(
-                stored.Seq,
-                stored.Entities,
-                stored.History.Select(change => FrameSerializer.Update(topic.Name, change.Seq, change.Id, change.Data)),
-                timeProvider.GetTimestamp());
-            ApplyHeldLocked(topic, track);
+            TakeStoredStateLocked(topic, track, stored);
             return true;
         }
     }
@@ -202,15 +197,21 @@ internal sealed class TopicSequencer(TopicRegistry topics, TimeProvider timeProv
                 return false;
             }
 
-            topic.Resynchronize(
-                stored.Seq,
-                stored.Entities,
-                stored.History.Select(change => FrameSerializer.Update(topic.Name, change.Seq, change.Id, change.Data)),
-                timeProvider.GetTimestamp());
             track.Loaded = true;
-            ApplyHeldLocked(topic, track);
+            TakeStoredStateLocked(topic, track, stored);
             return true;
         }
+    }
+
+    /// <summary>The topic takes <paramref name="stored"/> whole (a snapshot to every subscriber), then what is held beyond it.</summary>
+    private void TakeStoredStateLocked(TopicState topic, Track track, StoredTopic stored)
+    {
+        topic.Resynchronize(
+            stored.Seq,
+            stored.Entities,
+            stored.History.Select(change => FrameSerializer.Update(topic.Name, change.Seq, change.Id, change.Data)),
+            timeProvider.GetTimestamp());
+        ApplyHeldLocked(topic, track);
     }
 
     /// <summary>Topics holding changes behind a gap for at least <paramref name="minimumAge"/>: (topic, applied seq, newest held seq).</summary>

@@ -261,20 +261,8 @@ internal sealed partial class PostgresStateStore : IStateStore
 
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
             var topics = candidates.ToArray();
-            var next = new Dictionary<string, long>(StringComparer.Ordinal);
-            await using (var command = new NpgsqlCommand("""
-                INSERT INTO topics (topic, seq) SELECT topic, 0 FROM unnest(@topics) AS t(topic) ORDER BY topic
-                ON CONFLICT (topic) DO UPDATE SET seq = topics.seq
-                RETURNING topic, seq
-                """, connection, transaction))
-            {
-                command.Parameters.AddWithValue("topics", topics);
-                await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    next[reader.GetString(0)] = reader.GetInt64(1) + 1;
-                }
-            }
+            var next = (await LockTopicsAsync(connection, transaction, topics, cancellationToken).ConfigureAwait(false))
+                .ToDictionary(locked => locked.Key, locked => locked.Value + 1, StringComparer.Ordinal);
 
             // Read under the locks: what another node claimed meanwhile is no longer unseen.
             var now = _timeProvider.GetTimestamp();

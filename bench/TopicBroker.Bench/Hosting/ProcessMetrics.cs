@@ -17,23 +17,13 @@ internal static class ProcessMetrics
 
     public static TimeSpan? TryReadCpuTime(int pid)
     {
-        string stat;
-        try
-        {
-            stat = File.ReadAllText($"/proc/{pid}/stat");
-        }
-        catch (IOException)
-        {
-            return null;
-        }
-        catch (UnauthorizedAccessException)
+        if (TryReadStatAfterName(pid) is not { } text)
         {
             return null;
         }
 
-        // The second field is the command name in parentheses and may contain spaces, so the
-        // fixed fields are counted from the last ')'. utime and stime are fields 14 and 15.
-        var afterName = stat.AsSpan(stat.LastIndexOf(')') + 2);
+        var afterName = text.AsSpan();
+        // utime and stime are fields 14 and 15.
         Span<Range> fields = stackalloc Range[16];
         var count = afterName.Split(fields, ' ');
         if (count < 14)
@@ -87,12 +77,22 @@ internal static class ProcessMetrics
 
     private static int? TryReadParent(int pid)
     {
+        // Field 4 (ppid) is the second field after the command name.
+        var fields = TryReadStatAfterName(pid)?.Split(' ', 3);
+        return fields is { Length: > 1 } && int.TryParse(fields[1], NumberStyles.None, CultureInfo.InvariantCulture, out var parent) ? parent : null;
+    }
+
+    /// <summary>
+    /// /proc/&lt;pid&gt;/stat from field 3 (state) on, or null when the process is gone. The second
+    /// field is the command name in parentheses and may contain spaces, so the fixed fields are
+    /// counted from the last ')'.
+    /// </summary>
+    private static string? TryReadStatAfterName(int pid)
+    {
         try
         {
             var stat = File.ReadAllText($"/proc/{pid}/stat");
-            // Field 4 (ppid) is the second field after the parenthesised command name.
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ', 3);
-            return fields.Length > 1 && int.TryParse(fields[1], NumberStyles.None, CultureInfo.InvariantCulture, out var parent) ? parent : null;
+            return stat[(stat.LastIndexOf(')') + 2)..];
         }
         catch (IOException)
         {
